@@ -1,0 +1,26 @@
+# Everything a fresh machine needs, from this repository's own files: `make demo`, `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/news-ingest: setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+demo: $(BIN)/news-ingest
+	$(BIN)/news-ingest demo
+
+lint: $(BIN)/news-ingest
+	$(BIN)/ruff check pipeline tests benchmarks
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/news-ingest
+	$(BIN)/python benchmarks/bench_pipeline.py
+
+clean:
+	rm -rf $(VENV) demo-output *.egg-info

@@ -1,0 +1,116 @@
+"""Typed, validated configuration: loaded once, then passed around as objects, never as dicts.
+
+    >>> cfg = Config.model_validate({"feeds": [{"url": "https://example.org/rss.xml"}]})
+    >>> cfg.http.timeout_s
+    20.0
+
+Every knob has its default here and only here; the README's configuration table mirrors this file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with a message meant for the person who wrote the file."""
+
+
+class _Strict(BaseModel):
+    # Unknown keys are typos more often than not: refuse them instead of ignoring them.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeedConfig(_Strict):
+    url: HttpUrl
+    name: str | None = None
+    language: str | None = Field(default=None, description="Hint used when detection is unsure.")
+    tags: tuple[str, ...] = ()
+
+    @field_validator("language")
+    @classmethod
+    def _lower(cls, v: str | None) -> str | None:
+        return v.lower() if v else v
+
+
+class HttpConfig(_Strict):
+    user_agent: str = "news-ingest/0.1 (+https://github.com/news-ingest/news-ingest)"
+    timeout_s: float = Field(default=20.0, gt=0, description="Total deadline for one request.")
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    max_bytes: int = Field(default=5_000_000, gt=0, description="Larger bodies are cut off and rejected.")
+    max_redirects: int = Field(default=5, ge=0)
+    retries: int = Field(default=2, ge=0, description="Extra attempts after a transient failure.")
+    backoff_s: float = Field(default=1.0, ge=0, description="First retry delay; doubles, with jitter.")
+    concurrency: int = Field(default=32, ge=1, description="Parallel article fetches per worker.")
+    per_host_concurrency: int = Field(default=4, ge=1)
+    allow_private_networks: bool = False
+
+
+class OutputConfig(_Strict):
+    path: str = "./data"
+    partition_by: tuple[Literal["ingest_date", "language", "source", "domain"], ...] = (
+        "ingest_date",
+        "language",
+    )
+    compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
+
+
+class StateConfig(_Strict):
+    path: str | None = Field(default=None, description="Defaults to <output>/_state.")
+
+
+class Config(_Strict):
+    feeds: tuple[FeedConfig, ...] = Field(min_length=1)
+    output: OutputConfig = OutputConfig()
+    state: StateConfig = StateConfig()
+    http: HttpConfig = HttpConfig()
+
+    @property
+    def state_path(self) -> str:
+        return self.state.path or f"{self.output.path.rstrip('/')}/_state"
+
+    def with_paths(self, output: str | None = None, state: str | None = None) -> Config:
+        """Apply command-line overrides without giving up immutability."""
+        update: dict = {}
+        if output:
+            update["output"] = self.output.model_copy(update={"path": output})
+        if state:
+            update["state"] = self.state.model_copy(update={"path": state})
+        return self.model_copy(update=update)
+
+
+def _describe(err: ValidationError, source: str) -> str:
+    problems = []
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            problems.append(f"unknown key '{where}'")
+        else:
+            problems.append(f"'{where}': {e['msg']}")
+    return f"{source}: invalid config: " + "; ".join(problems)
+
+
+def parse_config(data: object, source: str = "config") -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_describe(err, source)) from None
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read config: {err.strerror or err}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    return parse_config(data, str(path))

@@ -1,0 +1,242 @@
+"""Every HTTP decision lives here: timeouts, redirects, size caps, retries, the private-address guard.
+
+    >>> with HttpFetcher(HttpConfig()) as http:          # doctest: +SKIP
+    ...     result = http.get("https://example.org/feed.xml", trusted=True)
+    >>> result.ok, result.status, len(result.body)      # doctest: +SKIP
+    (True, 200, 5120)
+
+Failures are returned, never raised: `FetchResult.error` is a short reason code for the rejects
+dataset (`timeout`, `too_large`, `private_address`, `http_404`, ...). Create one fetcher per worker
+(in `DoFn.setup`): it holds a connection pool and is not picklable.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import socket
+import threading
+import time
+import zlib
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from pipeline.config import HttpConfig
+
+_REDIRECTS = {301, 302, 303, 307, 308}
+_RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
+_RETRYABLE_ERRORS = {"connect_error", "connect_timeout", "timeout", "protocol_error"}
+_MAX_RETRY_AFTER_S = 30.0
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    url: str
+    final_url: str
+    status: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    error: str | None = None
+    detail: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+
+class _Failure(Exception):
+    def __init__(self, reason: str, detail: str, status: int | None = None,
+                 headers: Mapping[str, str] | None = None):
+        super().__init__(detail)
+        self.reason, self.detail, self.status, self.headers = reason, detail, status, headers or {}
+
+
+def is_public_host(host: str) -> bool:
+    """True when every address `host` resolves to is globally routable.
+
+    Checked before each hop (redirects included). A DNS answer that changes between this check and
+    the connection (DNS rebinding) is not caught; run behind an egress firewall if that matters.
+    """
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as err:
+        raise _Failure("dns_error", f"cannot resolve {host}: {err.strerror}") from None
+    for info in infos:
+        addr = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if not addr.is_global or addr.is_multicast:
+            return False
+    return True
+
+
+class _Decoder:
+    """Content-Encoding decoding with an output cap, so a gzip bomb costs at most `limit` bytes."""
+
+    def __init__(self, encoding: str, limit: int):
+        encoding = encoding.strip().lower()
+        if encoding in ("gzip", "x-gzip"):
+            self._z: zlib._Decompress | None = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._z = zlib.decompressobj()
+        elif encoding in ("", "identity"):
+            self._z = None
+        else:
+            raise _Failure("unsupported_encoding", f"Content-Encoding {encoding!r}")
+        self._limit = limit
+
+    def feed(self, chunk: bytes, have: int) -> bytes:
+        if self._z is None:
+            return chunk
+        try:
+            out = self._z.decompress(chunk, self._limit - have + 1)
+        except zlib.error as err:
+            raise _Failure("decoding_error", f"bad compressed body: {err}") from None
+        if self._z.unconsumed_tail:
+            raise _Failure("too_large", f"decompressed body exceeds {self._limit} bytes")
+        return out
+
+
+class HttpFetcher:
+    """A thread-safe polite client: use one per worker and share it between threads."""
+
+    def __init__(self, cfg: HttpConfig):
+        self.cfg = cfg
+        self._client = httpx.Client(
+            follow_redirects=False,
+            timeout=httpx.Timeout(cfg.timeout_s, connect=cfg.connect_timeout_s),
+            limits=httpx.Limits(max_connections=cfg.concurrency * 2,
+                                max_keepalive_connections=cfg.concurrency),
+            headers={"User-Agent": cfg.user_agent, "Accept-Encoding": "gzip, deflate"},
+        )
+        self._host_slots: defaultdict[str, threading.BoundedSemaphore] = defaultdict(
+            lambda: threading.BoundedSemaphore(cfg.per_host_concurrency)
+        )
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> HttpFetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _slot(self, host: str) -> threading.BoundedSemaphore:
+        with self._lock:
+            return self._host_slots[host]
+
+    def get(self, url: str, *, trusted: bool = False, accept: str = "*/*",
+            headers: Mapping[str, str] | None = None) -> FetchResult:
+        """GET with retries on transient failures; `trusted` skips the guard for the URL's own host."""
+        attempts = self.cfg.retries + 1
+        result = FetchResult(url=url, final_url=url)
+        for attempt in range(attempts):
+            result = self._get_once(url, trusted=trusted, accept=accept, headers=headers or {})
+            retryable = result.error in _RETRYABLE_ERRORS or result.status in _RETRYABLE_STATUS
+            if not retryable or attempt == attempts - 1:
+                break
+            delay = self.cfg.backoff_s * (2 ** attempt) * (0.5 + random.random())
+            retry_after = parse_retry_after(result.headers.get("retry-after"))
+            if retry_after is not None:
+                if retry_after > _MAX_RETRY_AFTER_S:
+                    break
+                delay = max(delay, retry_after)
+            time.sleep(delay)
+        return result
+
+    def _get_once(self, url: str, *, trusted: bool, accept: str,
+                  headers: Mapping[str, str]) -> FetchResult:
+        trusted_host = urlsplit(url).hostname if trusted else None
+        deadline = time.monotonic() + self.cfg.timeout_s
+        current, seen = url, {url}
+        try:
+            for _ in range(self.cfg.max_redirects + 1):
+                status, resp_headers, body, location = self._hop(
+                    current, trusted_host, deadline, {"Accept": accept, **headers})
+                if location is None:
+                    return FetchResult(url, current, status, resp_headers, body)
+                nxt = urljoin(current, location)
+                if nxt in seen:
+                    raise _Failure("redirect_loop", f"redirect loop at {nxt}", status)
+                seen.add(nxt)
+                current = nxt
+            raise _Failure("too_many_redirects", f"more than {self.cfg.max_redirects} redirects")
+        except _Failure as f:
+            return FetchResult(url, current, f.status, f.headers, None, f.reason, f.detail)
+
+    def _hop(self, url: str, trusted_host: str | None, deadline: float,
+             headers: Mapping[str, str]) -> tuple[int, dict[str, str], bytes, str | None]:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise _Failure("invalid_url", f"not an http(s) URL: {url[:200]}")
+        host = parts.hostname
+        if (not self.cfg.allow_private_networks and host != trusted_host
+                and not is_public_host(host)):
+            raise _Failure("private_address", f"{host} resolves to a non-public address")
+        with self._slot(host):
+            try:
+                with self._client.stream("GET", url, headers=headers) as resp:
+                    resp_headers = {k.lower(): v for k, v in resp.headers.items()}
+                    if resp.status_code in _REDIRECTS and "location" in resp_headers:
+                        return resp.status_code, resp_headers, b"", resp_headers["location"]
+                    if resp.status_code >= 400:
+                        raise _Failure(f"http_{resp.status_code}", f"HTTP {resp.status_code}",
+                                       resp.status_code, resp_headers)
+                    body = self._read(resp, resp_headers, deadline)
+                    return resp.status_code, resp_headers, body, None
+            except httpx.ConnectTimeout as err:
+                raise _Failure("connect_timeout", str(err) or "connect timed out") from None
+            except httpx.TimeoutException as err:
+                raise _Failure("timeout", str(err) or "timed out") from None
+            except httpx.ConnectError as err:
+                raise _Failure("connect_error", str(err) or "connection failed") from None
+            except (httpx.RemoteProtocolError, httpx.LocalProtocolError) as err:
+                raise _Failure("protocol_error", str(err)) from None
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as err:
+                raise _Failure("invalid_url", str(err)) from None
+            except httpx.HTTPError as err:
+                raise _Failure("http_error", f"{type(err).__name__}: {err}") from None
+
+    def _read(self, resp: httpx.Response, headers: Mapping[str, str], deadline: float) -> bytes:
+        limit = self.cfg.max_bytes
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit and not headers.get("content-encoding"):
+            raise _Failure("too_large", f"Content-Length {declared} > {limit}", resp.status_code)
+        decoder = _Decoder(headers.get("content-encoding", ""), limit)
+        chunks: list[bytes] = []
+        size = 0
+        for raw in resp.iter_raw():
+            if time.monotonic() > deadline:
+                raise _Failure("timeout", f"body not complete within {self.cfg.timeout_s}s",
+                               resp.status_code)
+            data = decoder.feed(raw, size)
+            size += len(data)
+            if size > limit:
+                raise _Failure("too_large", f"body exceeds {limit} bytes", resp.status_code)
+            chunks.append(data)
+        return b"".join(chunks)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())

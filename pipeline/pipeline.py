@@ -1,0 +1,120 @@
+"""The whole flow on one screen, and how a batch run is launched.
+
+    sources | PollFeeds | SkipSeenLinks | FetchArticles | ExtractArticles
+            | DropDuplicateArticles | Enrich | WriteParquet        (+ rejects, + seen keys)
+
+`IngestFeeds` is source-agnostic: a batch run feeds it the configured feeds once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from pipeline.config import Config
+from pipeline.io import state
+from pipeline.io.parquet import ensure_writable
+from pipeline.records import FeedSource, Reject, utc_now
+from pipeline.schema import ARTICLE_SCHEMA, REJECT_PARTITIONS, REJECT_SCHEMA
+from pipeline.transforms.dedup import (
+    DropDuplicateArticles,
+    LoadSeenKeys,
+    SkipSeenLinks,
+    remembered_keys,
+)
+from pipeline.transforms.enrich import Enrich
+from pipeline.transforms.extract import ExtractArticles
+from pipeline.transforms.fetch import FetchArticles
+from pipeline.transforms.http_batch import REJECTS
+from pipeline.transforms.poll import PollFeeds
+from pipeline.transforms.write import WriteParquet
+
+# In-process and needs no download; plain DirectRunner first tries to fetch the Prism binary.
+DEFAULT_RUNNER = "FnApiRunner"
+COUNTERS = ("feeds_polled", "feeds_failed", "feed_entries", "pages_fetched", "pages_failed",
+            "pages_without_text", "already_seen", "duplicates_dropped", "articles_written", "rejects_written")
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or utc_now()
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+def feed_sources(config: Config) -> list[FeedSource]:
+    return [FeedSource(str(f.url), f.name, f.language, tuple(f.tags)) for f in config.feeds]
+
+
+def _reject_row(reject: Reject, run_id: str) -> dict:
+    return {**dataclasses.asdict(reject), "run_id": run_id, "ingest_date": reject.at.date().isoformat()}
+
+
+class IngestFeeds(beam.PTransform):
+    """Feed sources in; articles, rejects and seen keys written out."""
+
+    def __init__(self, config: Config, run_id: str):
+        super().__init__()
+        self.config, self.run_id = config, run_id
+
+    def expand(self, sources: beam.PCollection) -> None:
+        cfg, run_id, out = self.config, self.run_id, self.config.output
+        seen = sources.pipeline | "LoadSeenKeys" >> LoadSeenKeys(out.path, cfg.state_path)
+
+        polled = sources | "PollFeeds" >> PollFeeds(cfg.http)
+        entries = polled.entries | "SkipSeenLinks" >> SkipSeenLinks(seen[state.URL])
+        pages = entries.unique | "FetchArticles" >> FetchArticles(cfg.http)
+        articles = pages.pages | "ExtractArticles" >> ExtractArticles()
+        unique, dropped = articles.articles | "Deduplicate" >> DropDuplicateArticles(
+            seen[state.URL], seen[state.CONTENT])
+        enriched = unique | "Enrich" >> Enrich(run_id)
+        _ = enriched | "WriteArticles" >> WriteParquet(
+            state.articles_root(out.path), ARTICLE_SCHEMA, out.partition_by, run_id,
+            out.compression, counter="articles_written")
+
+        _ = ((polled[REJECTS], pages[REJECTS], articles[REJECTS]) | "AllRejects" >> beam.Flatten()
+             | "RejectRows" >> beam.Map(_reject_row, run_id=run_id)
+             | "WriteRejects" >> WriteParquet(state.rejects_root(out.path), REJECT_SCHEMA,
+                                             REJECT_PARTITIONS, run_id, out.compression,
+                                             counter="rejects_written"))
+
+        kept_keys = enriched | "KeptKeys" >> beam.FlatMap(remembered_keys, dropped=False)
+        dropped_keys = dropped | "DroppedKeys" >> beam.FlatMap(remembered_keys, dropped=True)
+        _ = ((kept_keys, dropped_keys) | "NewKeys" >> beam.Flatten()
+             | "SeenRows" >> beam.MapTuple(lambda kind, key: {"kind": kind, "key": key, "run_id": run_id})
+             | "WriteSeen" >> WriteParquet(state.seen_root(cfg.state_path), state.SEEN_SCHEMA, (), run_id,
+                                          out.compression, counter="seen_keys_written"))
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    counters: dict[str, int]
+
+
+def pipeline_options(beam_args: list[str]) -> PipelineOptions:
+    """Options from the command line only (never sys.argv), with the in-process runner by default."""
+    options = PipelineOptions(beam_args)
+    if not options.view_as(StandardOptions).runner:
+        options.view_as(StandardOptions).runner = DEFAULT_RUNNER
+    return options
+
+
+def run_batch(config: Config, beam_args: list[str] | None = None, run_id: str | None = None) -> RunSummary:
+    """Poll every feed once, write what is new, and return the run's counters."""
+    run_id = run_id or new_run_id()
+    ensure_writable(config.output.path)
+    ensure_writable(config.state_path)
+    p = beam.Pipeline(options=pipeline_options(beam_args or []))
+    _ = (p | "Feeds" >> beam.Create(feed_sources(config)) | "Ingest" >> IngestFeeds(config, run_id))
+    result = p.run()
+    result.wait_until_finish()
+    counters = dict.fromkeys(COUNTERS, 0)
+    for c in result.metrics().query()["counters"]:
+        if c.key.metric.namespace == "news_ingest":
+            name = c.key.metric.name
+            counters[name] = counters.get(name, 0) + (c.committed or c.attempted or 0)
+    return RunSummary(run_id, counters)

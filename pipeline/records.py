@@ -1,0 +1,113 @@
+"""The records that flow between stages. Plain dataclasses: picklable, cheap, runner-agnostic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class FeedSource:
+    """One feed to poll, as configured (config URLs are trusted, links found in feeds are not)."""
+
+    url: str
+    name: str | None = None
+    language: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One entry of a polled feed, normalised across RSS/Atom flavours."""
+
+    feed_url: str
+    source: str
+    link: str
+    url_key: str  # article_id of the canonicalised link: the pre-fetch dedup key
+    entry_id: str | None = None
+    title: str | None = None
+    summary: str | None = None
+    content: str | None = None
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    published_at: datetime | None = None
+    updated_at: datetime | None = None
+    language_hint: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Page:
+    """A fetched article page; `html` is None when the fetch failed (the reason is in rejects)."""
+
+    entry: FeedEntry
+    final_url: str
+    http_status: int | None
+    html: str | None
+    fetched_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """Fields trafilatura found on the page; every field may be missing."""
+
+    text: str | None = None
+    title: str | None = None
+    description: str | None = None
+    authors: tuple[str, ...] = ()
+    date: str | None = None
+    sitename: str | None = None
+    categories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    image: str | None = None
+    canonical_url: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A failed item. Errors are values: every one ends up in the rejects dataset."""
+
+    url: str
+    feed_url: str | None
+    stage: str  # poll | fetch | extract | write
+    reason: str  # short machine-friendly code, e.g. http_404, timeout, not_html
+    http_status: int | None = None
+    detail: str | None = None
+    at: datetime = field(default_factory=utc_now)
+
+
+@dataclass
+class Article:
+    """One output row. Field order and types are declared once, in `pipeline.schema`."""
+
+    article_id: str
+    url: str
+    canonical_url: str
+    feed_url: str
+    source: str
+    domain: str
+    title: str | None
+    body: str | None
+    summary: str | None
+    authors: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    image_url: str | None = None
+    published_at: datetime | None = None
+    date_source: str | None = None
+    fetched_at: datetime | None = None
+    language: str = "und"
+    language_confidence: float = 0.0
+    word_count: int = 0
+    char_count: int = 0
+    content_hash: str = ""
+    body_source: str = "feed"
+    http_status: int | None = None
+    extractor: str = ""
+    run_id: str = ""
+    ingest_date: str = ""

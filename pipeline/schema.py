@@ -1,0 +1,63 @@
+"""The one declaration of the output datasets: column names, Arrow types and their meaning.
+
+The README's data dictionary is this file in prose; `tests/test_schema.py` keeps them in step.
+Partition columns are declared here too but, as Hive-style datasets do, live only in folder names.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+_TS = pa.timestamp("us", tz="UTC")
+
+
+def _f(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={"doc": doc})
+
+
+ARTICLE_SCHEMA = pa.schema(
+    [
+        _f("article_id", pa.string(), "sha256(canonical_url), first 32 hex chars: stable across runs.", False),
+        _f("url", pa.string(), "The link as found in the feed entry.", False),
+        _f("canonical_url", pa.string(), "Canonicalised URL (page's rel=canonical when present).", False),
+        _f("feed_url", pa.string(), "The feed the entry came from.", False),
+        _f("source", pa.string(), "Source name: config `name`, else the feed title, else the host.", False),
+        _f("domain", pa.string(), "Registered host of canonical_url, without `www.`.", False),
+        _f("title", pa.string(), "Headline (page metadata, else the feed entry)."),
+        _f("body", pa.string(), "Article text as extracted, original characters kept."),
+        _f("summary", pa.string(), "Feed entry summary, else the page's description."),
+        _f("authors", pa.list_(pa.string()), "Authors (page metadata, else the feed entry)."),
+        _f("categories", pa.list_(pa.string()), "Categories from the feed entry and the page."),
+        _f("tags", pa.list_(pa.string()), "Tags from the feed's config entry."),
+        _f("image_url", pa.string(), "Lead image (og:image or similar)."),
+        _f("published_at", _TS, "Publication time in UTC; null when unknown or implausible."),
+        _f("date_source", pa.string(), "Where published_at came from: page | feed | null."),
+        _f("fetched_at", _TS, "When the page (or feed, for feed-only rows) was fetched, UTC.", False),
+        _f("language", pa.string(), "ISO 639-1 code detected offline; `und` when undetermined.", False),
+        _f("language_confidence", pa.float32(), "Detector confidence in [0, 1].", False),
+        _f("word_count", pa.int32(), "Words in body (Arabic-aware).", False),
+        _f("char_count", pa.int32(), "Characters in body.", False),
+        _f("content_hash", pa.string(), "Hash of the normalised body: exact-duplicate key.", False),
+        _f("body_source", pa.string(), "Where body came from: page | feed.", False),
+        _f("http_status", pa.int16(), "HTTP status of the article fetch; null if not fetched."),
+        _f("extractor", pa.string(), "Extractor and version, e.g. trafilatura/2.3.1.", False),
+        _f("run_id", pa.string(), "The run that wrote the row.", False),
+        _f("ingest_date", pa.string(), "UTC date of the run, YYYY-MM-DD (partition column).", False),
+    ]
+)
+
+REJECT_SCHEMA = pa.schema(
+    [
+        _f("url", pa.string(), "The feed or article URL that failed.", False),
+        _f("feed_url", pa.string(), "The feed the item came from (null for a feed failure)."),
+        _f("stage", pa.string(), "poll | fetch | extract | dedup | write.", False),
+        _f("reason", pa.string(), "Short code: http_404, timeout, not_html, too_large, ...", False),
+        _f("http_status", pa.int16(), "HTTP status when there was one."),
+        _f("detail", pa.string(), "Human-readable detail."),
+        _f("at", _TS, "When it failed, UTC.", False),
+        _f("run_id", pa.string(), "The run that recorded it.", False),
+        _f("ingest_date", pa.string(), "UTC date of the run (partition column).", False),
+    ]
+)
+
+REJECT_PARTITIONS = ("ingest_date",)

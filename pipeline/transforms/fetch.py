@@ -1,0 +1,53 @@
+"""FetchArticles: feed entries in, decoded article pages out; every failed fetch is also a reject.
+
+A failed fetch still yields a `Page` without HTML, so the article can fall back to the feed's text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from pipeline.config import HttpConfig
+from pipeline.decoding import decode_html, is_html
+from pipeline.io.http import FetchResult
+from pipeline.records import FeedEntry, Page, Reject
+from pipeline.transforms.http_batch import REJECTS, HttpBatchFn, batched
+
+HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
+
+
+class _FetchFn(HttpBatchFn):
+    fetched = Metrics.counter("news_ingest", "pages_fetched")
+    failed = Metrics.counter("news_ingest", "pages_failed")
+
+    def work(self, entry: FeedEntry) -> FetchResult:
+        return self.http.get(entry.link, accept=HTML_ACCEPT)
+
+    def emit(self, entry: FeedEntry, res: FetchResult) -> Iterable:
+        reason, detail = res.error, res.detail
+        if res.ok and not (res.body or b"").strip():
+            reason, detail = "empty_body", "200 with an empty body"
+        elif res.ok and not is_html(res.content_type, res.body or b""):
+            reason, detail = "not_html", f"content-type {res.content_type or 'missing'}"
+        if reason:
+            self.failed.inc()
+            yield Page(entry, res.final_url, res.status, None)
+            yield beam.pvalue.TaggedOutput(
+                REJECTS, Reject(entry.link, entry.feed_url, "fetch", reason, res.status, detail))
+            return
+        self.fetched.inc()
+        html, _ = decode_html(res.body or b"", res.content_type)
+        yield Page(entry, res.final_url, res.status, html)
+
+
+class FetchArticles(beam.PTransform):
+    def __init__(self, http: HttpConfig):
+        super().__init__()
+        self.http = http
+
+    def expand(self, entries: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
+        return (batched(entries, self.http, "BatchEntries")
+                | "Fetch" >> beam.ParDo(_FetchFn(self.http)).with_outputs(REJECTS, main="pages"))

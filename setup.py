@@ -1,0 +1,30 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="news-ingest",
+    version="0.1.0",
+    description="Streaming news-feed ingestion to partitioned Parquet, on Apache Beam",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    packages=find_packages(include=["pipeline", "pipeline.*"]),
+    include_package_data=True,
+    package_data={"pipeline": ["demo_data/**/*", "demo_data/*"]},
+    install_requires=[
+        "apache-beam>=2.60,<3",
+        "trafilatura>=2.0,<3",
+        "lxml_html_clean>=0.4",  # trafilatura fails at import without it
+        "feedparser>=6.0,<7",
+        "httpx>=0.27,<1",
+        "pyarrow>=15",
+        "pydantic>=2.5,<3",
+        "PyYAML>=6",
+        "py3langid>=0.4",
+        "charset-normalizer>=3",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "duckdb>=1.1", "ruff>=0.6"],
+    },
+    entry_points={"console_scripts": ["news-ingest=pipeline.cli:main"]},
+)
