@@ -18,7 +18,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from pipeline.config import Config
 from pipeline.io import state
-from pipeline.io.parquet import ensure_writable
+from pipeline.io.parquet import absolute, ensure_writable
 from pipeline.records import FeedSource, Reject, utc_now
 from pipeline.schema import ARTICLE_SCHEMA, REJECT_PARTITIONS, REJECT_SCHEMA
 from pipeline.transforms.dedup import (
@@ -106,6 +106,7 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
 def run_batch(config: Config, beam_args: list[str] | None = None, run_id: str | None = None) -> RunSummary:
     """Poll every feed once, write what is new, and return the run's counters."""
     run_id = run_id or new_run_id()
+    config = config.with_paths(output=absolute(config.output.path), state=absolute(config.state_path))
     ensure_writable(config.output.path)
     ensure_writable(config.state_path)
     p = beam.Pipeline(options=pipeline_options(beam_args or []))

@@ -21,11 +21,16 @@ import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
 
+def absolute(path: str) -> str:
+    """Local paths made absolute, so workers in other processes or folders write the same place."""
+    return path if "://" in path else os.path.abspath(path)
+
+
 def filesystem(path: str) -> tuple[pafs.FileSystem, str]:
     """A pyarrow file system and the path inside it, for local paths and URIs (s3://, gs://)."""
     if "://" in path:
         return pafs.FileSystem.from_uri(path)
-    return pafs.LocalFileSystem(), os.path.abspath(path)
+    return pafs.LocalFileSystem(), absolute(path)
 
 
 def ensure_writable(root: str) -> None:
