@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 
 from pipeline.config import ConfigError, load_config
@@ -24,7 +25,37 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--output", help="output folder (default: ./demo-output)")
     demo.add_argument("--port", type=int, default=8765, help="port for the demo site (default: 8765)")
     demo.add_argument("--serve-only", action="store_true", help="only serve the demo site, until Ctrl-C")
+    compact = sub.add_parser("compact", help="merge each partition's small files, dropping repeated rows")
+    compact.add_argument("--output", required=True, help="dataset root (the run's output.path)")
+    compact.add_argument("--partition", action="append", default=[], metavar="KEY=VALUE",
+                         help="only partitions with this value, e.g. ingest_date=2026-11-29 (repeatable)")
+    compact.add_argument("--min-age", type=parse_duration, default=600.0, metavar="DURATION",
+                         help="leave files younger than this alone (default 10m; longer than a streaming window)")
     return parser
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from `90s`, `10m`, `2h`, `1d` (or a bare number of seconds)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use e.g. 90s, 10m, 2h)")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+def _compact(args: argparse.Namespace) -> int:
+    from pipeline.compact import compact
+    from pipeline.io import state
+    from pipeline.pipeline import new_run_id
+
+    wanted = dict(p.split("=", 1) for p in args.partition if "=" in p)
+    if len(wanted) != len(args.partition):
+        raise ConfigError("--partition takes KEY=VALUE")
+    tag = new_run_id()
+    for root, key in ((state.articles_root(args.output), "article_id"), (state.rejects_root(args.output), None)):
+        for done in compact(root, key, tag, wanted, args.min_age):
+            print(f"{root}/{done.partition}: {done.files_in} files, {done.rows_in} rows -> 1 file, "
+                  f"{done.rows_out} rows")
+    return 0
 
 
 def _print_summary(summary: RunSummary) -> None:
@@ -45,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.pipeline import run_batch
 
     try:
+        if args.command == "compact":
+            return _compact(args)
         if args.command == "demo":
             if args.serve_only:
                 demo.serve_forever(args.port)

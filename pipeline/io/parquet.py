@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote
 
 import pyarrow as pa
@@ -52,14 +52,27 @@ def partition_dir(values: Mapping[str, str]) -> str:
 
 def write_partition(root: str, partition: Mapping[str, str], table: pa.Table, run_id: str,
                     compression: str = "zstd") -> str:
+    return write_atomically(root, partition_dir(partition), table.schema, [table], run_id, compression)[0]
+
+
+def write_atomically(root: str, partition: str, schema: pa.Schema, tables: Iterable[pa.Table], tag: str,
+                     compression: str = "zstd") -> tuple[str, int]:
+    """Stream `tables` into one new file `<root>/<partition>/part-<tag>-<uuid>.parquet`.
+
+    Returns the committed path and its row count."""
     fsys, base = filesystem(root)
-    folder = f"{base}/{partition_dir(partition)}" if partition else base
+    folder = f"{base}/{partition}" if partition else base
     fsys.create_dir(folder, recursive=True)
-    name = f"part-{run_id}-{uuid.uuid4().hex[:12]}.parquet"
+    name = f"part-{tag}-{uuid.uuid4().hex[:12]}.parquet"
     tmp = f"{folder}/.{name}.tmp"
-    pq.write_table(table, tmp, filesystem=fsys, compression=None if compression == "none" else compression)
+    rows = 0
+    with pq.ParquetWriter(tmp, schema, filesystem=fsys,
+                          compression=None if compression == "none" else compression) as writer:
+        for table in tables:
+            writer.write_table(table)
+            rows += table.num_rows
     fsys.move(tmp, f"{folder}/{name}")
-    return f"{folder}/{name}"
+    return f"{folder}/{name}", rows
 
 
 def dataset_files(root: str) -> list[str]:
