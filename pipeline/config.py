@@ -47,6 +47,8 @@ class HttpConfig(_Strict):
     backoff_s: float = Field(default=1.0, ge=0, description="First retry delay; doubles, with jitter.")
     concurrency: int = Field(default=32, ge=1, description="Parallel article fetches per worker.")
     per_host_concurrency: int = Field(default=4, ge=1)
+    per_host_delay_s: float = Field(default=0.25, ge=0, description="Minimum gap between requests to one host.")
+    max_crawl_delay_s: float = Field(default=10.0, ge=0, description="Cap on a robots.txt Crawl-delay.")
     allow_private_networks: bool = False
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -11,7 +12,8 @@ from pipeline.config import HttpConfig
 from pipeline.demo_server import FixtureServer, send
 from pipeline.io.http import HttpFetcher, parse_retry_after
 
-CFG = HttpConfig(timeout_s=2, connect_timeout_s=1, max_bytes=50_000, retries=0, allow_private_networks=True)
+CFG = HttpConfig(timeout_s=2, connect_timeout_s=1, max_bytes=50_000, retries=0, per_host_delay_s=0,
+                 allow_private_networks=True)
 
 
 def _fetch(server: FixtureServer, path: str, cfg: HttpConfig = CFG, **kw):
@@ -134,3 +136,19 @@ def test_retry_after_parsing() -> None:
     assert parse_retry_after("120") == 120.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_requests_to_one_host_are_spaced(empty_site: FixtureServer) -> None:
+    starts: list[float] = []
+
+    def stamp(h):
+        starts.append(time.monotonic())
+        send(h, 200, b"ok", "text/plain")
+
+    empty_site.routes["/t"] = stamp
+    cfg = CFG.model_copy(update={"per_host_delay_s": 0.2, "per_host_concurrency": 4})
+    with HttpFetcher(cfg) as http, ThreadPoolExecutor(4) as pool:
+        assert all(r.ok for r in pool.map(lambda _: http.get(empty_site.url("/t")), range(4)))
+    # Four starts at least 0.2 s apart span 0.6 s at the client; without spacing they span ~0.01 s.
+    # Checked loosely, since the server's threads may note a start late on a loaded machine.
+    assert len(starts) == 4 and starts[-1] - starts[0] >= 0.4

@@ -120,6 +120,8 @@ class HttpFetcher:
             lambda: threading.BoundedSemaphore(cfg.per_host_concurrency)
         )
         self._lock = threading.Lock()
+        self._next_start: dict[str, float] = {}
+        self._host_delay: dict[str, float] = {}
 
     def __enter__(self) -> HttpFetcher:
         return self
@@ -133,6 +135,21 @@ class HttpFetcher:
     def _slot(self, host: str) -> threading.BoundedSemaphore:
         with self._lock:
             return self._host_slots[host]
+
+    def set_host_delay(self, host: str, seconds: float) -> None:
+        """A longer minimum gap for one host, e.g. its robots.txt Crawl-delay (capped)."""
+        with self._lock:
+            self._host_delay[host] = min(seconds, self.cfg.max_crawl_delay_s)
+
+    def _wait_turn(self, host: str) -> None:
+        """Space request starts to one host by at least its delay; other hosts are not held up."""
+        with self._lock:
+            delay = max(self.cfg.per_host_delay_s, self._host_delay.get(host, 0.0))
+            now = time.monotonic()
+            start = max(now, self._next_start.get(host, now))
+            self._next_start[host] = start + delay
+        if start > now:
+            time.sleep(start - now)
 
     def get(self, url: str, *, trusted: bool = False, accept: str = "*/*",
             headers: Mapping[str, str] | None = None) -> FetchResult:
@@ -156,12 +173,11 @@ class HttpFetcher:
     def _get_once(self, url: str, *, trusted: bool, accept: str,
                   headers: Mapping[str, str]) -> FetchResult:
         trusted_host = urlsplit(url).hostname if trusted else None
-        deadline = time.monotonic() + self.cfg.timeout_s
         current, seen = url, {url}
         try:
             for _ in range(self.cfg.max_redirects + 1):
                 status, resp_headers, body, location = self._hop(
-                    current, trusted_host, deadline, {"Accept": accept, **headers})
+                    current, trusted_host, {"Accept": accept, **headers})
                 if location is None:
                     return FetchResult(url, current, status, resp_headers, body)
                 nxt = urljoin(current, location)
@@ -173,7 +189,7 @@ class HttpFetcher:
         except _Failure as f:
             return FetchResult(url, current, f.status, f.headers, None, f.reason, f.detail)
 
-    def _hop(self, url: str, trusted_host: str | None, deadline: float,
+    def _hop(self, url: str, trusted_host: str | None,
              headers: Mapping[str, str]) -> tuple[int, dict[str, str], bytes, str | None]:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -183,6 +199,8 @@ class HttpFetcher:
                 and not is_public_host(host)):
             raise _Failure("private_address", f"{host} resolves to a non-public address")
         with self._slot(host):
+            self._wait_turn(host)
+            deadline = time.monotonic() + self.cfg.timeout_s
             try:
                 with self._client.stream("GET", url, headers=headers) as resp:
                     resp_headers = {k.lower(): v for k, v in resp.headers.items()}
