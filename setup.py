@@ -22,6 +22,7 @@ setup(
         "PyYAML>=6",
         "py3langid>=0.4",
         "charset-normalizer>=3",
+        "protego>=0.3,<1",  # robots.txt
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-timeout>=2.3", "duckdb>=1.1", "ruff>=0.6"],

@@ -6,9 +6,14 @@ import argparse
 import logging
 import re
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.config import ConfigError, load_config
-from pipeline.pipeline import RunSummary
+from pipeline.health import health_table
+
+if TYPE_CHECKING:
+    from pipeline.pipeline import RunSummary
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,6 +26,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", required=True, help="YAML config file")
     run.add_argument("--output", help="output folder or URI (overrides output.path)")
     run.add_argument("--state", help="state folder or URI (overrides state.path)")
+    run.add_argument("--ignore-schedule", action="store_true",
+                     help="poll every feed now, due or not (conditional GET still applies)")
+    feeds = sub.add_parser("feeds", help="show each feed's health: last success, errors, next poll")
+    feeds.add_argument("--config", required=True, help="YAML config file")
+    feeds.add_argument("--state", help="state folder or URI (overrides state.path)")
+    opml = sub.add_parser("import-opml", help="print (or write) the config YAML for the feeds in an OPML file")
+    opml.add_argument("file", help="OPML file")
+    opml.add_argument("--write", metavar="YAML", help="write the YAML to this file instead of printing it")
     demo = sub.add_parser("demo", help="run once against the bundled offline demo site")
     demo.add_argument("--output", help="output folder (default: ./demo-output)")
     demo.add_argument("--port", type=int, default=8765, help="port for the demo site (default: 8765)")
@@ -42,6 +55,20 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
 
 
+def _import_opml(file: str, write: str | None) -> int:
+    from pipeline.opml import OpmlError, opml_to_yaml, parse_opml
+
+    try:
+        text = opml_to_yaml(parse_opml(Path(file).read_bytes()))
+    except OpmlError as err:
+        raise ConfigError(f"{file}: {err}") from None
+    if write:
+        Path(write).write_text(text, encoding="utf-8")
+    else:
+        print(text, end="")
+    return 0
+
+
 def _compact(args: argparse.Namespace) -> int:
     from pipeline.compact import compact
     from pipeline.io import state
@@ -60,11 +87,15 @@ def _compact(args: argparse.Namespace) -> int:
 
 def _print_summary(summary: RunSummary) -> None:
     c = summary.counters
-    print(f"run {summary.run_id}: {c['feeds_polled']} feeds polled ({c['feeds_failed']} failed), "
+    print(f"run {summary.run_id}: {c['feeds_polled']} feeds polled ({c['feeds_not_modified']} not modified, "
+          f"{c['feeds_failed']} failed, {c['feeds_not_due']} not due), "
           f"{c['feed_entries']} entries seen, {c['pages_fetched']} pages fetched, "
           f"{c['articles_written']} articles written, {c['already_seen']} already seen, "
           f"{c['duplicates_dropped']} duplicates dropped, "
           f"{c['rejects_written']} rejects recorded")
+    for feed in summary.failing_feeds:
+        print(f"  failing: {feed.feed_url}: {feed.last_error} ({feed.consecutive_failures} in a row, "
+              f"next try {feed.next_due_at:%Y-%m-%d %H:%M} UTC)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,7 +117,14 @@ def main(argv: list[str] | None = None) -> int:
             _print_summary(summary)
             print(demo.describe_output(cfg))
             return 0
-        cfg = load_config(args.config).with_paths(output=args.output, state=args.state)
+        if args.command == "import-opml":
+            return _import_opml(args.file, args.write)
+        cfg = load_config(args.config).with_paths(output=getattr(args, "output", None), state=args.state)
+        if args.command == "feeds":
+            print(health_table(cfg))
+            return 0
+        if args.ignore_schedule:
+            cfg = cfg.model_copy(update={"polling": cfg.polling.model_copy(update={"respect_schedule": False})})
         _print_summary(run_batch(cfg, beam_args))
         return 0
     except ConfigError as err:

@@ -9,11 +9,14 @@ Every knob has its default here and only here; the README's configuration table 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator, model_validator
+
+from pipeline.schedule import ScheduleParams
 
 
 class ConfigError(ValueError):
@@ -30,6 +33,8 @@ class FeedConfig(_Strict):
     name: str | None = None
     language: str | None = Field(default=None, description="Hint used when detection is unsure.")
     tags: tuple[str, ...] = ()
+    kind: Literal["feed", "news_sitemap"] = "feed"
+    check_robots: bool = Field(default=True, description="False: this feed URL is explicitly allowed.")
 
     @field_validator("language")
     @classmethod
@@ -52,6 +57,37 @@ class HttpConfig(_Strict):
     allow_private_networks: bool = False
 
 
+class PollingConfig(_Strict):
+    """How often each feed is polled; see `pipeline.schedule` for the formulas."""
+
+    respect_schedule: bool = Field(default=True, description="False: poll every feed on every run.")
+    min_interval_s: float = Field(default=300, gt=0)
+    max_interval_s: float = Field(default=86_400, gt=0)
+    default_interval_s: float = Field(default=3_600, gt=0)
+    backoff_base_s: float = Field(default=300, gt=0)
+    backoff_max_s: float = Field(default=86_400, gt=0)
+    retry_after_max_s: float = Field(default=604_800, ge=0)
+    jitter: float = Field(default=0.1, ge=0, le=1)
+    respect_robots: bool = True
+    sitemap_max_children: int = Field(default=50, ge=0, description="Child sitemaps read from an index.")
+
+    def schedule_params(self) -> ScheduleParams:
+        return ScheduleParams(
+            min_interval=timedelta(seconds=self.min_interval_s),
+            max_interval=timedelta(seconds=self.max_interval_s),
+            default_interval=timedelta(seconds=self.default_interval_s),
+            backoff_base=timedelta(seconds=self.backoff_base_s),
+            backoff_max=timedelta(seconds=self.backoff_max_s),
+            retry_after_max=timedelta(seconds=self.retry_after_max_s),
+            jitter=self.jitter,
+        )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PollingConfig:
+        self.schedule_params()  # its checks (min <= default <= max, ...) become config errors
+        return self
+
+
 class OutputConfig(_Strict):
     path: str = "./data"
     partition_by: tuple[Literal["ingest_date", "language", "source", "domain"], ...] = (
@@ -66,10 +102,18 @@ class StateConfig(_Strict):
 
 
 class Config(_Strict):
-    feeds: tuple[FeedConfig, ...] = Field(min_length=1)
+    feeds: tuple[FeedConfig, ...] = ()
+    opml: tuple[str, ...] = Field(default=(), description="OPML files or URLs whose feeds are added.")
     output: OutputConfig = OutputConfig()
     state: StateConfig = StateConfig()
     http: HttpConfig = HttpConfig()
+    polling: PollingConfig = PollingConfig()
+
+    @model_validator(mode="after")
+    def _has_feeds(self) -> Config:
+        if not self.feeds and not self.opml:
+            raise ValueError("no feeds: list at least one under 'feeds' or 'opml'")
+        return self
 
     @property
     def state_path(self) -> str:
@@ -115,4 +159,9 @@ def load_config(path: str | Path) -> Config:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    return parse_config(data, str(path))
+    config = parse_config(data, str(path))
+    if config.opml:
+        from pipeline.opml import with_opml_feeds  # lxml and HTTP only when a config asks for OPML
+
+        config = with_opml_feeds(config, path.parent)
+    return config

@@ -7,6 +7,7 @@ or oversized bodies), and `requests` records every request path, for tests that 
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import threading
 from collections.abc import Callable
@@ -67,7 +68,11 @@ class FixtureServer:
             send(handler, 404, b"not found", "text/plain")
             return
         body = file.read_bytes().replace(b"{{BASE}}", self.base.encode("ascii"))
-        send(handler, 200, body, content_type_for(file.name))
+        etag = f'"{hashlib.sha1(body).hexdigest()[:16]}"'
+        if handler.headers.get("If-None-Match") == etag:
+            send(handler, 304, b"", content_type_for(file.name), {"ETag": etag})
+            return
+        send(handler, 200, body, content_type_for(file.name), {"ETag": etag})
 
     def url(self, path: str) -> str:
         return f"{self.base}/{path.lstrip('/')}"

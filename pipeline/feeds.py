@@ -1,17 +1,26 @@
-"""Feed documents to `FeedEntry` records: RSS 0.9x/1.0/2.0 and Atom through feedparser.
+"""Feed documents to `FeedEntry` records: RSS 0.9x/1.0/2.0 and Atom through feedparser, JSON Feed 1.x.
 
-Deliberate choices: relative links resolve against xml:base or the feed URL; an entry without a
-usable link is rejected (`no_link`) rather than invented; a guid repeated inside one document keeps
-its first entry; dates in the future (beyond a day of clock skew) are dropped, not trusted.
+Deliberate choices: relative links resolve against xml:base or the feed URL (JSON Feed: against its
+`home_page_url`, else the feed URL); an entry without a usable link is rejected (`no_link`) rather
+than invented; an id repeated inside one document keeps its first entry (entries without an id are
+deduplicated by link); dates in the future (beyond a day of clock skew) are dropped, not trusted.
+
+Hostile documents are refused before any parser sees them: a DTD that declares parameter or
+external entities, entities that refer to other entities (the "billion laughs"), long or many
+entity values, or an oversized DTD is one reject `unsafe_xml` (see `xml_hazard`). Reject reasons of
+a whole document: `empty_feed`, `not_a_feed`, `malformed_feed`, `unsafe_xml`.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
 import feedparser
 import lxml.html
+from lxml import etree
 from lxml.etree import ParserError
 
 from pipeline.dates import clamp_future, to_utc
@@ -19,6 +28,12 @@ from pipeline.records import FeedEntry, FeedSource, Reject, utc_now
 from pipeline.urls import canonicalize_url, domain_of, resolve, url_key
 
 _BLOCK_TAGS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr")
+_JSON_TYPES = ("application/feed+json", "application/json", "text/json")
+_JSONFEED_VERSION = re.compile(r"^https?://jsonfeed\.org/version/1(?:\.\d+)?/?$")
+# Flagged by feedparser although the document parsed fine: a feed with no items is then just empty.
+_BENIGN_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+# RSS 1.0 syndication module: <sy:updatePeriod> per <sy:updateFrequency>, used when <ttl> is absent.
+_SY_PERIOD_MINUTES = {"hourly": 60, "daily": 1440, "weekly": 10080, "monthly": 43200, "yearly": 525600}
 
 
 @dataclass(frozen=True)
@@ -26,6 +41,9 @@ class ParsedFeed:
     title: str | None
     entries: list[FeedEntry]
     rejects: list[Reject]
+    # RSS <ttl> (or the sy:updatePeriod/updateFrequency equivalent): minutes the publisher asks
+    # readers to wait between polls. None when the document says nothing.
+    ttl_minutes: int | None = None
 
 
 def html_to_text(fragment: str | None) -> str | None:
@@ -44,6 +62,141 @@ def html_to_text(fragment: str | None) -> str | None:
     return "\n".join(line for line in lines if line) or None
 
 
+# ---------------------------------------------------------------------------------------------
+# Hostile XML: refused before parsing, for feeds, OPML and sitemaps alike.
+
+_MAX_DTD_BYTES = 64 * 1024
+_MAX_ENTITIES = 64
+_MAX_ENTITY_VALUE = 32  # bytes: with 3-byte references a document grows at most about tenfold
+_DTD_SPECIAL = re.compile(rb"[\"'\[\]>]|<!--")
+_ENTITY_DECL = re.compile(
+    rb"<!ENTITY\s+(?P<param>%\s*)?(?P<name>[^\s\"'>%]+)\s*"
+    rb"(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'|(?P<other>[^>]*))\s*>"
+)
+_CHAR_REF = re.compile(rb"&#(?:[0-9]+|x[0-9a-fA-F]+);")
+
+
+class UnsafeXml(ValueError):
+    """A document refused before parsing because its DTD could expand it or reach outside."""
+
+
+def _ascii_head(data: bytes) -> bytes:
+    """The document as bytes a regex can read: UTF-16 documents are transcoded, a BOM dropped."""
+    head = data[: 2 * _MAX_DTD_BYTES + 2]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return head.decode("utf-16", errors="replace").encode("utf-8")
+    return head.removeprefix(b"\xef\xbb\xbf")
+
+
+def _doctype_at(head: bytes) -> int | None:
+    """Where the DOCTYPE starts, if one precedes the root element (after the XML declaration,
+    comments and processing instructions), else None."""
+    pos = 0
+    while pos < _MAX_DTD_BYTES:
+        while pos < len(head) and head[pos] in b" \t\r\n":
+            pos += 1
+        if head.startswith(b"<?", pos):
+            opener, closer = b"<?", b"?>"
+        elif head.startswith(b"<!--", pos):
+            opener, closer = b"<!--", b"-->"
+        elif head[pos:pos + 9].upper() == b"<!DOCTYPE":
+            return pos
+        else:
+            return None
+        close = head.find(closer, pos + len(opener))
+        if close < 0:
+            return None
+        pos = close + len(closer)
+    return None
+
+
+def _doctype_end(head: bytes, pos: int, limit: int) -> int | None:
+    """End of the DOCTYPE declaration (after its internal subset), skipping quoted values and
+    comments; None when it does not end before `limit`. Linear in the bytes scanned."""
+    in_subset = False
+    while (found := _DTD_SPECIAL.search(head, pos, limit)) is not None:
+        token = found.group()
+        if token in (b'"', b"'", b"<!--"):
+            closer = b"-->" if token == b"<!--" else token
+            close = head.find(closer, found.end(), limit)
+            if close < 0:
+                return None
+            pos = close + len(closer)
+            continue
+        pos = found.end()
+        if token == b"[":
+            in_subset = True
+        elif token == b"]":
+            in_subset = False
+        elif not in_subset:  # ">"
+            return pos
+    return None
+
+
+def xml_hazard(data: bytes) -> str | None:
+    """Why `data` is unsafe to hand to an XML parser, or None when it is not.
+
+    Only the internal DTD subset can make a small document expand into a huge one, so only the
+    DOCTYPE before the root element is inspected. Allowed: up to 64 internal general entities
+    whose values are plain text up to 32 bytes or character references (`&#160;`), which is all
+    real feeds use. Everything else a DTD can do is refused.
+    """
+    head = _ascii_head(data)
+    start = _doctype_at(head)
+    if start is None:
+        return None
+    end = _doctype_end(head, start + len(b"<!DOCTYPE"), start + _MAX_DTD_BYTES)
+    if end is None:
+        return f"DOCTYPE longer than {_MAX_DTD_BYTES} bytes or unterminated"
+    dtd = head[start:end]
+    declared = dtd.count(b"<!ENTITY")
+    if not declared:
+        return None
+    if declared > _MAX_ENTITIES:
+        return f"{declared} entity declarations"
+    decls = list(_ENTITY_DECL.finditer(dtd))
+    if len(decls) != declared:
+        return "unreadable entity declaration"
+    for decl in decls:
+        name = decl["name"].decode("utf-8", "replace")
+        if decl["param"]:
+            return f"parameter entity %{name}"
+        value = decl["dq"] if decl["dq"] is not None else decl["sq"]
+        if value is None:
+            return f"external entity {name}"
+        if len(value) > _MAX_ENTITY_VALUE:
+            return f"entity {name} is {len(value)} bytes long"
+        if b"&" in _CHAR_REF.sub(b"", value) or b"%" in value or b"<" in value:
+            return f"entity {name} refers to other entities or markup"
+    return None
+
+
+def safe_xml_root(data: bytes, *, recover: bool = True) -> etree._Element:
+    """Parse XML with lxml without entity expansion, DTD loading, network access or huge-tree mode.
+
+    Raises `UnsafeXml` for a hazardous document (see `xml_hazard`) and `ValueError` for one that is
+    not XML. With `recover`, what libxml2 can salvage from a broken document is returned.
+    """
+    hazard = xml_hazard(data)
+    if hazard:
+        raise UnsafeXml(hazard)
+    error = "no root element"
+    for recovering in (False, True) if recover else (False,):
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False,
+                                 remove_comments=True, remove_pis=True, recover=recovering)
+        try:
+            root = etree.fromstring(data, parser)
+        except etree.XMLSyntaxError as err:
+            error = str(err) or error
+            continue
+        if root is not None:
+            return root
+    raise ValueError(f"not well-formed XML: {error}")
+
+
+# ---------------------------------------------------------------------------------------------
+# RSS / Atom through feedparser.
+
 def _authors(entry: feedparser.FeedParserDict) -> tuple[str, ...]:
     names = [a.get("name", "").strip() for a in entry.get("authors", []) if isinstance(a, dict)]
     names = [n for n in names if n]
@@ -58,8 +211,12 @@ def _link(entry: feedparser.FeedParserDict, base: str) -> str | None:
     guid = entry.get("id")
     if guid and entry.get("guidislink", True) and guid.startswith(("http://", "https://")):
         candidates.append(guid)
+    return _first_http(candidates, base)
+
+
+def _first_http(candidates: list[object], base: str) -> str | None:
     for link in candidates:
-        if link and link.strip():
+        if isinstance(link, str) and link.strip():
             absolute = resolve(link, base)
             if absolute.startswith(("http://", "https://")):
                 return absolute
@@ -76,30 +233,78 @@ def _date(parsed: object, now: datetime) -> datetime | None:
     return clamp_future(to_utc(parsed), now) if parsed else None
 
 
+def _primary_language(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    lang = value.strip().lower().replace("_", "-")
+    return lang.split("-", 1)[0] or None
+
+
+def _ttl_minutes(feed: feedparser.FeedParserDict) -> int | None:
+    ttl = str(feed.get("ttl") or "").strip()
+    if ttl.isdigit() and int(ttl) > 0:
+        return int(ttl)
+    period = _SY_PERIOD_MINUTES.get(str(feed.get("sy_updateperiod") or "").strip().lower())
+    if period is None:
+        return None
+    frequency = str(feed.get("sy_updatefrequency") or "1").strip()
+    return max(1, period // int(frequency)) if frequency.isdigit() and int(frequency) > 0 else period
+
+
+def _document_reject(source: FeedSource, reason: str, detail: str) -> Reject:
+    return Reject(source.url, None, "poll", reason, detail=detail[:500])
+
+
+class _Dedup:
+    """One entry per id inside a document; entries without an id, one per link."""
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, str]] = set()
+
+    def first(self, guid: str | None, link: str | None) -> bool:
+        key = ("id", guid) if guid else ("link", link) if link else None
+        if key is None:
+            return True
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
+
+
 def parse_feed(body: bytes, source: FeedSource, fetched_url: str, content_type: str = "") -> ParsedFeed:
-    """Parse one fetched feed document; a document with no entries and a parse error is one reject."""
+    """Parse one fetched feed document; a document that yields no entries and is broken is one reject."""
+    stripped = body.lstrip(b"\xef\xbb\xbf \t\r\n\f\x00")
+    if not stripped:
+        return ParsedFeed(None, [], [_document_reject(source, "empty_feed", "empty response body")])
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if stripped.startswith(b"{") or (media_type in _JSON_TYPES and not stripped.startswith(b"<")):
+        return _parse_json_feed(body, source, fetched_url)
+    hazard = xml_hazard(body)
+    if hazard:
+        return ParsedFeed(None, [], [_document_reject(source, "unsafe_xml", hazard)])
     headers = {"content-location": fetched_url}
     if content_type:
         headers["content-type"] = content_type
     doc = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=True)
     feed_title = (doc.feed.get("title") or "").strip() or None
-    if doc.bozo and not doc.entries:
+    ttl = _ttl_minutes(doc.feed)
+    broken = doc.bozo and not isinstance(doc.get("bozo_exception"), _BENIGN_BOZO)
+    if not doc.entries and (broken or not doc.get("version")):
         exc = doc.get("bozo_exception")
         reason = "not_a_feed" if not doc.get("version") else "malformed_feed"
-        return ParsedFeed(feed_title, [], [Reject(source.url, None, "poll", reason,
-                                                  detail=f"{type(exc).__name__}: {exc}"[:500])])
+        detail = f"{type(exc).__name__}: {exc}" if exc else "no feed element (an HTML page?)"
+        return ParsedFeed(feed_title, [], [_document_reject(source, reason, detail)], ttl)
     name = source.name or feed_title or domain_of(source.url)
+    language = source.language or _primary_language(doc.feed.get("language"))
     now = utc_now()
     entries: list[FeedEntry] = []
     rejects: list[Reject] = []
-    seen_ids: set[str] = set()
+    dedup = _Dedup()
     for raw in doc.entries:
         guid = raw.get("id") or None
-        if guid and guid in seen_ids:
-            continue
-        if guid:
-            seen_ids.add(guid)
         link = _link(raw, fetched_url)
+        if not dedup.first(guid, link):
+            continue
         title = (raw.get("title") or "").strip() or None
         if link is None:
             rejects.append(Reject(guid or fetched_url, source.url, "poll", "no_link",
@@ -122,13 +327,87 @@ def parse_feed(body: bytes, source: FeedSource, fetched_url: str, content_type: 
                 # dict.get: FeedParserDict.get would silently alias updated_parsed to published_parsed
                 published_at=_date(dict.get(raw, "published_parsed"), now),
                 updated_at=_date(dict.get(raw, "updated_parsed"), now),
-                language_hint=source.language or _language(doc),
+                language_hint=language,
+                tags=source.tags,
+            )
+        )
+    return ParsedFeed(feed_title, entries, rejects, ttl)
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON Feed 1.0 / 1.1 (https://www.jsonfeed.org/version/1.1/), which feedparser does not read.
+
+def _text(value: object) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _json_authors(obj: dict) -> tuple[str, ...]:
+    people = obj.get("authors")
+    if not isinstance(people, list):  # 1.0 has a single `author` object
+        people = [obj.get("author")]
+    names = (_text(p.get("name")) for p in people if isinstance(p, dict))
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def _parse_json_feed(body: bytes, source: FeedSource, fetched_url: str) -> ParsedFeed:
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return ParsedFeed(None, [], [_document_reject(source, "malformed_feed",
+                                                      f"invalid JSON: {type(err).__name__}: {err}")])
+    version = doc.get("version") if isinstance(doc, dict) else None
+    if not isinstance(version, str) or not _JSONFEED_VERSION.match(version.strip()):
+        return ParsedFeed(None, [], [_document_reject(source, "not_a_feed",
+                                                      "JSON without a jsonfeed.org version")])
+    feed_title = _text(doc.get("title"))
+    items = doc.get("items")
+    if not isinstance(items, list):
+        return ParsedFeed(feed_title, [], [_document_reject(source, "malformed_feed",
+                                                            "JSON Feed without an items list")])
+    home = _first_http([doc.get("home_page_url")], fetched_url)
+    base = home or fetched_url
+    name = source.name or feed_title or domain_of(source.url)
+    feed_language = _primary_language(doc.get("language"))
+    feed_authors = _json_authors(doc)
+    now = utc_now()
+    entries: list[FeedEntry] = []
+    rejects: list[Reject] = []
+    dedup = _Dedup()
+    for position, item in enumerate(items):
+        if not isinstance(item, dict):
+            rejects.append(Reject(fetched_url, source.url, "poll", "malformed_entry",
+                                  detail=f"item {position} is a {type(item).__name__}, not an object"))
+            continue
+        raw_id = item.get("id")
+        # The spec: an id given as a number (or another type) is coerced to a string.
+        guid = (_text(raw_id) if isinstance(raw_id, str)
+                else str(raw_id) if isinstance(raw_id, int | float) and not isinstance(raw_id, bool) else None)
+        link = _first_http([item.get("url"), item.get("external_url")], base)
+        if not dedup.first(guid, link):
+            continue
+        title = _text(item.get("title"))
+        if link is None:
+            rejects.append(Reject(guid or fetched_url, source.url, "poll", "no_link",
+                                  detail=f"entry without a usable link: {title or guid or '?'}"[:500]))
+            continue
+        html = _text(item.get("content_html"))
+        tags = item.get("tags") if isinstance(item.get("tags"), list) else []
+        entries.append(
+            FeedEntry(
+                feed_url=source.url,
+                source=name,
+                link=link,
+                url_key=url_key(canonicalize_url(link)),
+                entry_id=guid,
+                title=title,
+                summary=_text(item.get("summary")),
+                content=html_to_text(html) if html else _text(item.get("content_text")),
+                authors=_json_authors(item) or feed_authors,
+                categories=tuple(dict.fromkeys(t for t in map(_text, tags) if t)),
+                published_at=_date(_text(item.get("date_published")), now),
+                updated_at=_date(_text(item.get("date_modified")), now),
+                language_hint=source.language or _primary_language(item.get("language")) or feed_language,
                 tags=source.tags,
             )
         )
     return ParsedFeed(feed_title, entries, rejects)
-
-
-def _language(doc: feedparser.FeedParserDict) -> str | None:
-    lang = (doc.feed.get("language") or "").strip().lower()
-    return lang.split("-", 1)[0] or None

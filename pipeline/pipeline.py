@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import apache_beam as beam
@@ -20,6 +20,7 @@ from pipeline.config import Config
 from pipeline.io import state
 from pipeline.io.parquet import absolute, ensure_writable
 from pipeline.records import FeedSource, Reject, utc_now
+from pipeline.schedule import FeedState
 from pipeline.schema import ARTICLE_SCHEMA, REJECT_PARTITIONS, REJECT_SCHEMA
 from pipeline.transforms.dedup import (
     DropDuplicateArticles,
@@ -31,13 +32,14 @@ from pipeline.transforms.enrich import Enrich
 from pipeline.transforms.extract import ExtractArticles
 from pipeline.transforms.fetch import FetchArticles
 from pipeline.transforms.http_batch import REJECTS
-from pipeline.transforms.poll import PollFeeds
+from pipeline.transforms.poll import FEED_STATES, PollFeeds
 from pipeline.transforms.write import WriteParquet
 
 # In-process and needs no download; plain DirectRunner first tries to fetch the Prism binary.
 DEFAULT_RUNNER = "FnApiRunner"
-COUNTERS = ("feeds_polled", "feeds_failed", "feed_entries", "pages_fetched", "pages_failed",
-            "pages_without_text", "already_seen", "duplicates_dropped", "articles_written", "rejects_written")
+COUNTERS = ("feeds_not_due", "feeds_polled", "feeds_not_modified", "feeds_failed", "feed_entries",
+            "pages_fetched", "pages_failed", "pages_without_text", "already_seen", "duplicates_dropped",
+            "articles_written", "rejects_written")
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -46,7 +48,12 @@ def new_run_id(now: datetime | None = None) -> str:
 
 
 def feed_sources(config: Config) -> list[FeedSource]:
-    return [FeedSource(str(f.url), f.name, f.language, tuple(f.tags)) for f in config.feeds]
+    return [FeedSource(str(f.url), f.name, f.language, tuple(f.tags), f.kind, f.check_robots) for f in config.feeds]
+
+
+def _with_written(_: str, groups: dict) -> list[FeedState]:
+    written = sum(groups["written"])
+    return [replace(s, articles_written_total=s.articles_written_total + written) for s in groups["state"]]
 
 
 def _reject_row(reject: Reject, run_id: str) -> dict:
@@ -64,9 +71,9 @@ class IngestFeeds(beam.PTransform):
         cfg, run_id, out = self.config, self.run_id, self.config.output
         seen = sources.pipeline | "LoadSeenKeys" >> LoadSeenKeys(out.path, cfg.state_path)
 
-        polled = sources | "PollFeeds" >> PollFeeds(cfg.http)
+        polled = sources | "PollFeeds" >> PollFeeds(cfg.http, cfg.polling, cfg.state_path)
         entries = polled.entries | "SkipSeenLinks" >> SkipSeenLinks(seen[state.URL])
-        pages = entries.unique | "FetchArticles" >> FetchArticles(cfg.http)
+        pages = entries.unique | "FetchArticles" >> FetchArticles(cfg.http, cfg.polling.respect_robots)
         articles = pages.pages | "ExtractArticles" >> ExtractArticles()
         unique, dropped = articles.articles | "Deduplicate" >> DropDuplicateArticles(
             seen[state.URL], seen[state.CONTENT])
@@ -81,6 +88,16 @@ class IngestFeeds(beam.PTransform):
                                              REJECT_PARTITIONS, run_id, out.compression,
                                              counter="rejects_written"))
 
+        written = (enriched | "ByFeed" >> beam.Map(lambda a: (a.feed_url, 1)).with_output_types(tuple[str, int])
+                   | "WrittenPerFeed" >> beam.CombinePerKey(sum))
+        states = polled[FEED_STATES] | "StateByFeed" >> beam.Map(
+            lambda s: (s.feed_url, s)).with_output_types(tuple[str, FeedState])
+        _ = ({"state": states, "written": written} | "FeedHealth" >> beam.CoGroupByKey()
+             | "CountWritten" >> beam.FlatMapTuple(_with_written)
+             | "FeedStateRows" >> beam.Map(state.feed_state_row, run_id=run_id)
+             | "WriteFeedStates" >> WriteParquet(state.feeds_root(cfg.state_path), state.FEED_STATE_SCHEMA, (),
+                                                run_id, out.compression, counter="feed_states_written"))
+
         kept_keys = enriched | "KeptKeys" >> beam.FlatMap(remembered_keys, dropped=False)
         dropped_keys = dropped | "DroppedKeys" >> beam.FlatMap(remembered_keys, dropped=True)
         _ = ((kept_keys, dropped_keys) | "NewKeys" >> beam.Flatten()
@@ -93,6 +110,7 @@ class IngestFeeds(beam.PTransform):
 class RunSummary:
     run_id: str
     counters: dict[str, int]
+    failing_feeds: list[FeedState] = field(default_factory=list)
 
 
 def pipeline_options(beam_args: list[str]) -> PipelineOptions:
@@ -118,4 +136,8 @@ def run_batch(config: Config, beam_args: list[str] | None = None, run_id: str | 
         if c.key.metric.namespace == "news_ingest":
             name = c.key.metric.name
             counters[name] = counters.get(name, 0) + (c.committed or c.attempted or 0)
-    return RunSummary(run_id, counters)
+    state.compact_feed_states(config.state_path, run_id)
+    feeds = {str(f.url) for f in config.feeds}
+    failing = [s for s in state.read_feed_states(config.state_path).values()
+               if s.feed_url in feeds and s.consecutive_failures]
+    return RunSummary(run_id, counters, failing)

@@ -18,6 +18,8 @@ class FeedSource:
     name: str | None = None
     language: str | None = None
     tags: tuple[str, ...] = ()
+    kind: str = "feed"  # feed | news_sitemap
+    check_robots: bool = True
 
 
 @dataclass(frozen=True)

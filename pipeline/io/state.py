@@ -8,11 +8,14 @@ so their pages are not fetched again. Losing `<state>` costs refetches, never du
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pyarrow as pa
 
-from pipeline.io.parquet import dataset_files, read_columns
+from pipeline.io.parquet import dataset_files, filesystem, read_columns, write_atomically
+from pipeline.records import utc_now
+from pipeline.schedule import FeedState
 
 URL, CONTENT = "url", "content"
 
@@ -21,6 +24,48 @@ SEEN_SCHEMA = pa.schema([
     pa.field("kind", pa.string(), nullable=False),
     pa.field("run_id", pa.string(), nullable=False),
 ])
+
+
+FEED_STATE_SCHEMA = pa.schema([
+    pa.field("feed_url", pa.string(), nullable=False),
+    pa.field("updated_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    pa.field("state", pa.string(), nullable=False),  # FeedState.to_dict() as JSON: evolves freely
+    pa.field("run_id", pa.string(), nullable=False),
+])
+
+
+def feeds_root(state_path: str) -> str:
+    return f"{state_path.rstrip('/')}/feeds"
+
+
+def feed_state_row(feed: FeedState, run_id: str) -> dict:
+    updated = feed.last_polled_at or utc_now()
+    return {"feed_url": feed.feed_url, "updated_at": updated, "state": json.dumps(feed.to_dict()), "run_id": run_id}
+
+
+def read_feed_states(state_path: str) -> dict[str, FeedState]:
+    """The latest known state of every feed ever polled (snapshots are appended, newest wins)."""
+    root = feeds_root(state_path)
+    latest: dict[str, tuple] = {}
+    for file in dataset_files(root):
+        for row in read_columns(root, file, ["feed_url", "updated_at", "state"]):
+            if row["feed_url"] not in latest or row["updated_at"] >= latest[row["feed_url"]][0]:
+                latest[row["feed_url"]] = (row["updated_at"], row["state"])
+    return {url: FeedState.from_dict(json.loads(state)) for url, (_, state) in latest.items()}
+
+
+def compact_feed_states(state_path: str, run_id: str, max_files: int = 8) -> None:
+    """Keep the snapshot folder small: past `max_files` files, rewrite it as one file of latest states."""
+    root = feeds_root(state_path)
+    files = dataset_files(root)
+    if len(files) <= max_files:
+        return
+    rows = [feed_state_row(s, run_id) for s in read_feed_states(state_path).values()]
+    write_atomically(root, "", FEED_STATE_SCHEMA, [pa.Table.from_pylist(rows, schema=FEED_STATE_SCHEMA)],
+                     f"compacted-{run_id}")
+    fsys, _ = filesystem(root)
+    for file in files:
+        fsys.delete_file(file)
 
 
 def seen_root(state_path: str) -> str:

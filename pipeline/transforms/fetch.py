@@ -24,6 +24,9 @@ class _FetchFn(HttpBatchFn):
     failed = Metrics.counter("news_ingest", "pages_failed")
 
     def work(self, entry: FeedEntry) -> FetchResult:
+        if self.robots is not None and not self.robots.permits(entry.link, self.http_cfg.user_agent):
+            reason, detail = self.robots.refusal(entry.link)
+            return FetchResult(entry.link, entry.link, error=reason, detail=f"{detail}; body taken from the feed")
         return self.http.get(entry.link, accept=HTML_ACCEPT)
 
     def emit(self, entry: FeedEntry, res: FetchResult) -> Iterable:
@@ -44,10 +47,11 @@ class _FetchFn(HttpBatchFn):
 
 
 class FetchArticles(beam.PTransform):
-    def __init__(self, http: HttpConfig):
+    def __init__(self, http: HttpConfig, respect_robots: bool):
         super().__init__()
-        self.http = http
+        self.http, self.respect_robots = http, respect_robots
 
     def expand(self, entries: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         return (batched(entries, self.http, "BatchEntries")
-                | "Fetch" >> beam.ParDo(_FetchFn(self.http)).with_outputs(REJECTS, main="pages"))
+                | "Fetch" >> beam.ParDo(_FetchFn(self.http, self.respect_robots)).with_outputs(
+                    REJECTS, main="pages"))

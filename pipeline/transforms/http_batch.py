@@ -13,6 +13,7 @@ import apache_beam as beam
 
 from pipeline.config import HttpConfig
 from pipeline.io.http import HttpFetcher
+from pipeline.io.robots import RobotsPolicy
 
 REJECTS = "rejects"
 
@@ -26,11 +27,12 @@ class HttpBatchFn(beam.DoFn):
     """Subclasses implement `work(item)`, run on the pool, and `emit(item, result)`, run on the
     bundle's thread: Beam counters and outputs only work there. The client is built in `setup`."""
 
-    def __init__(self, http: HttpConfig):
-        self.http_cfg = http
+    def __init__(self, http: HttpConfig, respect_robots: bool):
+        self.http_cfg, self.respect_robots = http, respect_robots
 
     def setup(self) -> None:
         self.http = HttpFetcher(self.http_cfg)
+        self.robots = RobotsPolicy(self.http) if self.respect_robots else None
         self.pool = ThreadPoolExecutor(self.http_cfg.concurrency, thread_name_prefix="news-ingest-http")
 
     def teardown(self) -> None:
