@@ -152,3 +152,48 @@ def test_requests_to_one_host_are_spaced(empty_site: FixtureServer) -> None:
     # Four starts at least 0.2 s apart span 0.6 s at the client; without spacing they span ~0.01 s.
     # Checked loosely, since the server's threads may note a start late on a loaded machine.
     assert len(starts) == 4 and starts[-1] - starts[0] >= 0.4
+
+
+def test_dns_failure_is_its_own_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Name resolution cannot fail for real without asking a DNS server, so only that is faked.
+    import socket
+
+    real = socket.getaddrinfo
+
+    def fake(host, *args, **kwargs):
+        if host == "no-such-host.test":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    with HttpFetcher(CFG) as http:
+        assert http.get("http://no-such-host.test/feed.xml").error == "dns_error"
+    strict = CFG.model_copy(update={"allow_private_networks": False})
+    with HttpFetcher(strict) as http:
+        assert http.get("http://no-such-host.test/feed.xml").error == "dns_error"
+
+
+def test_connect_timeout_against_a_full_listen_queue() -> None:
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)  # never accepted: once the queue is full, new connections hang in SYN
+    port = server.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(4):
+            c = socket.socket()
+            c.setblocking(False)
+            c.connect_ex(("127.0.0.1", port))
+            fillers.append(c)
+        time.sleep(0.2)
+        started = time.monotonic()
+        with HttpFetcher(CFG.model_copy(update={"connect_timeout_s": 0.5})) as http:
+            res = http.get(f"http://127.0.0.1:{port}/")
+        assert res.error in ("connect_timeout", "timeout")
+        assert time.monotonic() - started < 5
+    finally:
+        for c in fillers:
+            c.close()
+        server.close()

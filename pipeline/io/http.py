@@ -216,7 +216,8 @@ class HttpFetcher:
             except httpx.TimeoutException as err:
                 raise _Failure("timeout", str(err) or "timed out") from None
             except httpx.ConnectError as err:
-                raise _Failure("connect_error", str(err) or "connection failed") from None
+                reason = "dns_error" if _caused_by(err, socket.gaierror) else "connect_error"
+                raise _Failure(reason, str(err) or "connection failed") from None
             except (httpx.RemoteProtocolError, httpx.LocalProtocolError) as err:
                 raise _Failure("protocol_error", str(err)) from None
             except (httpx.InvalidURL, httpx.UnsupportedProtocol) as err:
@@ -242,6 +243,15 @@ class HttpFetcher:
                 raise _Failure("too_large", f"body exceeds {limit} bytes", resp.status_code)
             chunks.append(data)
         return b"".join(chunks)
+
+
+def _caused_by(err: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def parse_retry_after(value: str | None) -> float | None:

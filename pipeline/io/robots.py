@@ -41,6 +41,7 @@ MAX_ROBOTS_BYTES = 500 * 1024
 _PRODUCT_TOKEN = re.compile(r"[A-Za-z_-]+")
 _ACCEPT = "text/plain, */*;q=0.5"
 _UNAVAILABLE_ERRORS = {"too_many_redirects", "redirect_loop"}
+_SITE_UNREACHABLE = {"private_address", "dns_error", "connect_error", "connect_timeout", "invalid_url"}
 
 
 class Fetcher(Protocol):
@@ -140,8 +141,8 @@ class RobotsPolicy:
         rules = self.rules(url, trusted=trusted) if origin_of(url) else None
         if rules is None or rules.kind == "parsed":
             return "robots_disallowed", "robots.txt disallows this URL"
-        if rules.reason == "private_address":  # the site itself is off limits, not just its robots.txt
-            return "private_address", "the host resolves to a non-public address"
+        if rules.reason in _SITE_UNREACHABLE:  # the site itself failed, not just its robots.txt
+            return rules.reason, "robots.txt could not be fetched either; page not requested"
         return "robots_unreachable", f"robots.txt could not be read ({rules.reason}); retried later"
 
     def crawl_delay(self, url: str, user_agent: str, *, trusted: bool = False) -> float | None:
