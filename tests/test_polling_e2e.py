@@ -4,10 +4,13 @@ and misbehave on purpose. Every bad item must end as a specific reject, and the 
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 
+import yaml
 from conftest import query
 
 from pipeline.config import parse_config
@@ -164,3 +167,58 @@ def test_hostile_servers_end_as_specific_rejects_and_the_run_completes(tmp_path:
     assert summary.counters["articles_written"] == len(HOSTILE_PAGES)
     assert summary.counters["feeds_failed"] == len(HOSTILE_FEEDS)
     assert elapsed < 120  # bounded: generous, only catches a hang
+
+
+def test_json_feed_news_sitemap_and_opml_sources_in_one_run(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    with FixtureServer(site) as server:
+        b = server.base
+        (site / "feed.json").write_text(
+            '{"version": "https://jsonfeed.org/version/1.1", "title": "JSON Daily", "items": ['
+            f'{{"id": "1", "url": "{b}/j.html", "title": "Ferry timetable agreed", '
+            '"date_published": "2026-11-20T10:00:00Z"}]}')
+        (site / "news-sitemap.xml").write_text(
+            '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+            'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+            f'<url><loc>{b}/s.html</loc><news:news><news:publication><news:name>Sitemap Times</news:name>'
+            '<news:language>en</news:language></news:publication>'
+            '<news:publication_date>2026-11-21T08:00:00+01:00</news:publication_date>'
+            '<news:title>Harbour dredging begins</news:title></news:news></url></urlset>')
+        (site / "o.xml").write_text(_rss(b, [("From OPML", "/o.html")]))
+        for name in ("j", "s", "o"):
+            (site / f"{name}.html").write_text(PAGE.format(t=f"Page {name}"))
+        (tmp_path / "list.opml").write_text(
+            '<opml version="2.0"><body><outline text="Local">'
+            f'<outline text="OPML feed" xmlUrl="{b}/o.xml"/></outline></body></opml>')
+        config = tmp_path / "c.yaml"
+        config.write_text(
+            f"feeds:\n  - url: {b}/feed.json\n  - url: {b}/news-sitemap.xml\n    kind: news_sitemap\n"
+            f"opml: [list.opml]\noutput: {{path: {tmp_path / 'out'}}}\n"
+            "http: {allow_private_networks: true, per_host_delay_s: 0}\n")
+        proc = subprocess.run([sys.executable, "-m", "pipeline", "run", "--config", str(config)],
+                              capture_output=True, text=True, timeout=180)
+        assert proc.returncode == 0, proc.stderr
+        health = subprocess.run([sys.executable, "-m", "pipeline", "feeds", "--config", str(config)],
+                                capture_output=True, text=True, timeout=60)
+    rows = query(tmp_path / "out", "SELECT source, url, date_source, tags FROM t ORDER BY url")
+    assert [(r[0], r[1].rsplit("/", 1)[1]) for r in rows] == [
+        ("JSON Daily", "j.html"), ("OPML feed", "o.html"), ("Sitemap Times", "s.html")]
+    assert rows[1][3] == ["Local"]  # the OPML folder became a tag
+    assert "3 articles written" in proc.stdout
+    table = health.stdout.splitlines()
+    assert table[0].split()[:3] == ["feed", "last", "success"] and len(table) == 4
+    assert all(" 0 " in line for line in table[1:])  # no failures
+
+
+def test_import_opml_prints_a_loadable_config(tmp_path: Path) -> None:
+    opml = tmp_path / "subs.opml"
+    opml.write_text('<opml version="2.0"><body><outline title="World">'
+                    '<outline text="Wire" xmlUrl="https://example.org/wire.xml" category="/news/world"/>'
+                    '</outline></body></opml>')
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "import-opml", str(opml)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    cfg = parse_config(yaml.safe_load(proc.stdout))
+    assert [(str(f.url), f.name, f.tags) for f in cfg.feeds] == [
+        ("https://example.org/wire.xml", "Wire", ("World", "news", "world"))]
