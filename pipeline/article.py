@@ -17,6 +17,9 @@ from pipeline.records import Article, Extracted, FeedEntry, utc_now
 from pipeline.text import content_hash, count_words
 from pipeline.urls import canonicalize_url, domain_of, url_key
 
+# Silent reading speeds, words per minute: Arabic script reads slower per word (longer, denser words).
+READING_WPM = {"Arab": 140}
+DEFAULT_WPM = 230
 # A page body shorter than this is a teaser or a consent wall; the feed's full text is then better.
 MIN_PAGE_WORDS = 40
 
@@ -70,6 +73,7 @@ def merge_article(entry: FeedEntry, page_url: str, extracted: Extracted | None,
         body_source=body_source,
         http_status=http_status,
         extractor=EXTRACTOR if extracted else "feed",
+        has_paywall=None if ex.accessible_for_free is None else not ex.accessible_for_free,
         language=entry.language_hint or "und",  # the feed's hint, until enrich_article decides
     )
 
@@ -80,11 +84,14 @@ def enrich_article(article: Article, run_id: str) -> Article:
     hint = article.language if article.language != "und" else None
     guess = detect_language(sample, hint=hint)
     body = article.body or ""
+    words = count_words(body)
     return replace(
         article,
         language=guess.language or "und",
         language_confidence=round(guess.confidence, 4),
-        word_count=count_words(body),
+        script=guess.script,
+        reading_time_min=round(words / READING_WPM.get(guess.script or "", DEFAULT_WPM), 1),
+        word_count=words,
         char_count=len(body),
         run_id=run_id,
         ingest_date=(article.fetched_at or utc_now()).date().isoformat(),

@@ -91,7 +91,7 @@ def _print_summary(summary: RunSummary) -> None:
           f"{c['feeds_failed']} failed, {c['feeds_not_due']} not due), "
           f"{c['feed_entries']} entries seen, {c['pages_fetched']} pages fetched, "
           f"{c['articles_written']} articles written, {c['already_seen']} already seen, "
-          f"{c['duplicates_dropped']} duplicates dropped, "
+          f"{c['duplicates_dropped']} duplicates dropped, {c['near_duplicates']} near-duplicates, "
           f"{c['rejects_written']} rejects recorded")
     for feed in summary.failing_feeds:
         print(f"  failing: {feed.feed_url}: {feed.last_error} ({feed.consecutive_failures} in a row, "

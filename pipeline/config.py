@@ -88,6 +88,15 @@ class PollingConfig(_Strict):
         return self
 
 
+class DedupConfig(_Strict):
+    """Near-duplicates (MinHash over 3-word shingles, LSH banding); exact repeats are always dropped."""
+
+    near_duplicates: Literal["flag", "drop"] = Field(
+        default="flag", description="flag: keep and mark with cluster_id/duplicate_of; drop: do not write.")
+    threshold: float = Field(default=0.5, gt=0, le=1, description="Estimated Jaccard similarity of shingles.")
+    window_days: int = Field(default=7, ge=0, description="How far back earlier runs' articles are matched.")
+
+
 class OutputConfig(_Strict):
     path: str = "./data"
     partition_by: tuple[Literal["ingest_date", "language", "source", "domain"], ...] = (
@@ -108,6 +117,7 @@ class Config(_Strict):
     state: StateConfig = StateConfig()
     http: HttpConfig = HttpConfig()
     polling: PollingConfig = PollingConfig()
+    dedup: DedupConfig = DedupConfig()
 
     @model_validator(mode="after")
     def _has_feeds(self) -> Config:

@@ -1,10 +1,14 @@
-"""Article HTML to fields, with trafilatura. One parse per page; metadata and body come together."""
+"""Article HTML to fields, with trafilatura. The page is parsed once: the same tree serves the
+JSON-LD look-up and trafilatura, which accepts a parsed tree."""
 
 from __future__ import annotations
 
+import json
 import re
 
+import lxml.html
 import trafilatura
+from lxml.etree import ParserError
 
 from pipeline.records import Extracted
 
@@ -12,18 +16,58 @@ EXTRACTOR = f"trafilatura/{trafilatura.__version__}"
 # Without these, htmldate guesses dates from copyright lines and drops the time of day.
 _DATE_PARAMS = {"original_date": True, "extensive_search": False, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
 _SPLIT_AUTHORS = re.compile(r"\s*(?:;|\||,|\band\b|\bو\s)\s*")
+_FREE = {"true": True, "yes": True, "false": False, "no": False}
 
 
-def _split(value: str | None, pattern: re.Pattern[str] = _SPLIT_AUTHORS) -> tuple[str, ...]:
+def _split(value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
-    return tuple(dict.fromkeys(p.strip() for p in pattern.split(value) if p and p.strip()))
+    return tuple(dict.fromkeys(p.strip() for p in _SPLIT_AUTHORS.split(value) if p and p.strip()))
+
+
+def _find_free(node: object, depth: int = 0) -> bool | None:
+    """`isAccessibleForFree` anywhere in a JSON-LD document (it may sit in @graph or hasPart)."""
+    if depth > 8:
+        return None
+    if isinstance(node, dict):
+        value = node.get("isAccessibleForFree")
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _FREE:
+            return _FREE[value.strip().lower()]
+        children = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return None
+    for child in children:
+        found = _find_free(child, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def accessible_for_free(tree: lxml.html.HtmlElement) -> bool | None:
+    """What the page's JSON-LD says about a paywall; None when it says nothing (or is broken)."""
+    for script in tree.iterfind(".//script[@type='application/ld+json']"):
+        try:
+            found = _find_free(json.loads(script.text or ""))
+        except ValueError:
+            continue
+        if found is not None:
+            return found
+    return None
 
 
 def extract_page(html: str, url: str) -> Extracted:
     """Body and metadata of one page; an empty `Extracted` when trafilatura finds no article."""
+    try:
+        tree = lxml.html.fromstring(html)
+    except (ParserError, ValueError):
+        return Extracted()
+    free = accessible_for_free(tree)
     doc = trafilatura.bare_extraction(
-        html,
+        tree,
         url=url,
         with_metadata=True,
         include_comments=False,
@@ -31,7 +75,7 @@ def extract_page(html: str, url: str) -> Extracted:
         date_extraction_params=_DATE_PARAMS,
     )
     if doc is None:
-        return Extracted()
+        return Extracted(accessible_for_free=free)
     return Extracted(
         text=(doc.text or "").strip() or None,
         title=doc.title or None,
@@ -44,4 +88,5 @@ def extract_page(html: str, url: str) -> Extracted:
         image=doc.image or None,
         canonical_url=doc.url if doc.url and doc.url != url else None,
         language=doc.language or None,
+        accessible_for_free=free,
     )

@@ -325,8 +325,9 @@ def parse_feed(body: bytes, source: FeedSource, fetched_url: str, content_type: 
                 authors=_authors(raw),
                 categories=categories,
                 # dict.get: FeedParserDict.get would silently alias updated_parsed to published_parsed
-                published_at=_date(dict.get(raw, "published_parsed"), now),
-                updated_at=_date(dict.get(raw, "updated_parsed"), now),
+                # feedparser cannot read Arabic month names: the raw string goes to pipeline.dates then
+                published_at=_date(dict.get(raw, "published_parsed") or dict.get(raw, "published"), now),
+                updated_at=_date(dict.get(raw, "updated_parsed") or dict.get(raw, "updated"), now),
                 language_hint=language,
                 tags=source.tags,
             )

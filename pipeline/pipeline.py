@@ -1,7 +1,8 @@
 """The whole flow on one screen, and how a batch run is launched.
 
     sources | PollFeeds | SkipSeenLinks | FetchArticles | ExtractArticles
-            | DropDuplicateArticles | Enrich | WriteParquet        (+ rejects, + seen keys)
+            | DropDuplicateArticles | Enrich | MarkNearDuplicates | WriteParquet
+                                              (+ rejects, seen keys, signatures, feed states)
 
 `IngestFeeds` is source-agnostic: a batch run feeds it the configured feeds once.
 """
@@ -32,6 +33,7 @@ from pipeline.transforms.enrich import Enrich
 from pipeline.transforms.extract import ExtractArticles
 from pipeline.transforms.fetch import FetchArticles
 from pipeline.transforms.http_batch import REJECTS
+from pipeline.transforms.neardup import SIGNATURES, MarkNearDuplicates
 from pipeline.transforms.poll import FEED_STATES, PollFeeds
 from pipeline.transforms.write import WriteParquet
 
@@ -39,7 +41,7 @@ from pipeline.transforms.write import WriteParquet
 DEFAULT_RUNNER = "FnApiRunner"
 COUNTERS = ("feeds_not_due", "feeds_polled", "feeds_not_modified", "feeds_failed", "feed_entries",
             "pages_fetched", "pages_failed", "pages_without_text", "already_seen", "duplicates_dropped",
-            "articles_written", "rejects_written")
+            "near_duplicates", "articles_written", "rejects_written")
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -78,7 +80,12 @@ class IngestFeeds(beam.PTransform):
         unique, dropped = articles.articles | "Deduplicate" >> DropDuplicateArticles(
             seen[state.URL], seen[state.CONTENT])
         enriched = unique | "Enrich" >> Enrich(run_id)
-        _ = enriched | "WriteArticles" >> WriteParquet(
+        marked = enriched | "MarkNearDuplicates" >> MarkNearDuplicates(
+            cfg.state_path, cfg.dedup.threshold, cfg.dedup.window_days)
+        kept, near_dropped = marked.articles | "NearDuplicatePolicy" >> beam.Partition(
+            lambda a, _, drop: int(drop and a.duplicate_of is not None), 2,
+            drop=cfg.dedup.near_duplicates == "drop")
+        _ = kept | "WriteArticles" >> WriteParquet(
             state.articles_root(out.path), ARTICLE_SCHEMA, out.partition_by, run_id,
             out.compression, counter="articles_written")
 
@@ -88,7 +95,10 @@ class IngestFeeds(beam.PTransform):
                                              REJECT_PARTITIONS, run_id, out.compression,
                                              counter="rejects_written"))
 
-        written = (enriched | "ByFeed" >> beam.Map(lambda a: (a.feed_url, 1)).with_output_types(tuple[str, int])
+        _ = marked[SIGNATURES] | "WriteSignatures" >> WriteParquet(
+            state.signatures_root(cfg.state_path), state.SIGNATURE_SCHEMA, ("ingest_date",), run_id,
+            out.compression, counter="signatures_written")
+        written = (kept | "ByFeed" >> beam.Map(lambda a: (a.feed_url, 1)).with_output_types(tuple[str, int])
                    | "WrittenPerFeed" >> beam.CombinePerKey(sum))
         states = polled[FEED_STATES] | "StateByFeed" >> beam.Map(
             lambda s: (s.feed_url, s)).with_output_types(tuple[str, FeedState])
@@ -98,8 +108,9 @@ class IngestFeeds(beam.PTransform):
              | "WriteFeedStates" >> WriteParquet(state.feeds_root(cfg.state_path), state.FEED_STATE_SCHEMA, (),
                                                 run_id, out.compression, counter="feed_states_written"))
 
-        kept_keys = enriched | "KeptKeys" >> beam.FlatMap(remembered_keys, dropped=False)
-        dropped_keys = dropped | "DroppedKeys" >> beam.FlatMap(remembered_keys, dropped=True)
+        kept_keys = kept | "KeptKeys" >> beam.FlatMap(remembered_keys, dropped=False)
+        dropped_keys = ((dropped, near_dropped) | "AllDropped" >> beam.Flatten()
+                        | "DroppedKeys" >> beam.FlatMap(remembered_keys, dropped=True))
         _ = ((kept_keys, dropped_keys) | "NewKeys" >> beam.Flatten()
              | "SeenRows" >> beam.MapTuple(lambda kind, key: {"kind": kind, "key": key, "run_id": run_id})
              | "WriteSeen" >> WriteParquet(state.seen_root(cfg.state_path), state.SEEN_SCHEMA, (), run_id,

@@ -68,6 +68,7 @@ class Extracted:
     image: str | None = None
     canonical_url: str | None = None
     language: str | None = None
+    accessible_for_free: bool | None = None  # JSON-LD isAccessibleForFree, when the page says
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,12 @@ class Article:
     word_count: int = 0
     char_count: int = 0
     content_hash: str = ""
+    cluster_id: str = ""
+    duplicate_of: str | None = None
+    script: str | None = None
+    reading_time_min: float = 0.0
+    has_paywall: bool | None = None
+    keywords: list[str] = field(default_factory=list)
     body_source: str = "feed"
     http_status: int | None = None
     extractor: str = ""

@@ -331,3 +331,13 @@ def test_xml_served_as_json_is_still_read_as_xml() -> None:
     parsed = _parse(_rss("<item><title>x</title><link>https://news.example.org/x</link></item>"),
                     "application/json")
     assert [e.link for e in parsed.entries] == ["https://news.example.org/x"]
+
+
+def test_arabic_month_names_in_feed_dates_parse() -> None:
+    body = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+            '<item><title>x</title><link>http://e.org/a</link><pubDate>الثلاثاء 24 نوفمبر 2026 - 10:30</pubDate></item>'
+            '<item><title>y</title><link>http://e.org/b</link><pubDate>٢٤ تشرين الثاني ٢٠٢٦</pubDate></item>'
+            '</channel></rss>').encode()
+    parsed = parse_feed(body, FeedSource("http://e.org/f"), "http://e.org/f")
+    assert [e.published_at.isoformat() for e in parsed.entries] == [
+        "2026-11-24T10:30:00+00:00", "2026-11-24T00:00:00+00:00"]

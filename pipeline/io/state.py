@@ -9,7 +9,9 @@ so their pages are not fetched again. Losing `<state>` costs refetches, never du
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from datetime import date
 
 import pyarrow as pa
 
@@ -66,6 +68,34 @@ def compact_feed_states(state_path: str, run_id: str, max_files: int = 8) -> Non
     fsys, _ = filesystem(root)
     for file in files:
         fsys.delete_file(file)
+
+
+SIGNATURE_SCHEMA = pa.schema([
+    pa.field("article_id", pa.string(), nullable=False),
+    pa.field("cluster_id", pa.string(), nullable=False),
+    pa.field("published_at", pa.timestamp("us", tz="UTC")),
+    pa.field("signature", pa.binary(), nullable=False),  # pipeline.neardup.signature: MinHash values
+    pa.field("ingest_date", pa.string(), nullable=False),  # partition column: old days are skipped whole
+])
+
+
+def signatures_root(state_path: str) -> str:
+    return f"{state_path.rstrip('/')}/signatures"
+
+
+def signature_files(state_path: str, since: date) -> list[tuple[str, str]]:
+    """(root, file) pairs of the signatures written on or after `since`, judged by their folder."""
+    root = signatures_root(state_path)
+    files = []
+    for file in dataset_files(root):
+        day = re.search(r"ingest_date=(\d{4}-\d{2}-\d{2})", file)
+        if day is None or date.fromisoformat(day.group(1)) >= since:
+            files.append((root, file))
+    return files
+
+
+def read_signatures(root: str, file: str) -> Iterator[dict]:
+    yield from read_columns(root, file, ["article_id", "cluster_id", "published_at", "signature"])
 
 
 def seen_root(state_path: str) -> str:

@@ -1,0 +1,118 @@
+"""MarkNearDuplicates: one wire story through many feeds ends in one cluster, within and across runs.
+
+    sign bodies (MinHash) -> band keys -> GroupByKey per band -> verify each bucket's pairs
+    -> union-find over the verified pairs -> cluster_id / duplicate_of on each new article
+
+Candidate search scales out: a band bucket holds only articles that agree on a band, and earlier
+runs' signatures (within `dedup.window_days`) join the same buckets from the state store. Only the
+final union-find runs on one worker, over this run's articles and the pairs found, which is small.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from pipeline import neardup
+from pipeline.io import state
+from pipeline.records import Article, utc_now
+
+SIGNATURES = "signatures"
+_ALL = "all"  # the single key of the clustering step
+
+
+@dataclass(frozen=True)
+class Member:
+    article_id: str
+    rank: tuple  # earlier runs first, then earliest published: the cluster's first member wins
+    cluster_id: str | None  # set for members from earlier runs, None for this run's articles
+
+
+def _rank(from_store: bool, published: datetime | None, article_id: str) -> tuple:
+    return (0 if from_store else 1, published.timestamp() if published else math.inf, article_id)
+
+
+def _stored(row: dict) -> tuple[Member, bytes]:
+    member = Member(row["article_id"], _rank(True, row["published_at"], row["article_id"]), row["cluster_id"])
+    return member, row["signature"]
+
+
+def _band(item: tuple[Member, bytes], params: neardup.NearDupParams):
+    for key in neardup.band_keys(item[1], params):
+        yield key, item
+
+
+def _verify(bucket: tuple[str, list], params: neardup.NearDupParams):
+    """Verified pairs of one bucket that involve at least one of this run's articles."""
+    key, items = bucket
+    by_id = {m.article_id: (m, sig) for m, sig in items}
+    for a, b in neardup.verify_bucket(key, [(i, sig) for i, (_, sig) in by_id.items()], params):
+        ma, mb = by_id[a][0], by_id[b][0]
+        if ma.cluster_id is None or mb.cluster_id is None:
+            yield _ALL, (ma, mb)
+
+
+def _assign(_: str, groups: dict):
+    pairs = list(groups["pairs"])
+    members = {m.article_id: m for m in groups["new"]}
+    for pair in pairs:
+        members.update({m.article_id: m for m in pair})
+    known = {m.article_id: m.cluster_id for m in members.values() if m.cluster_id}
+    clusters = neardup.cluster([(i, m.rank) for i, m in members.items()],
+                               [(a.article_id, b.article_id) for a, b in pairs], known)
+    for article_id, member in members.items():
+        if member.cluster_id is None:
+            yield article_id, clusters[article_id]
+
+
+class _Mark(beam.DoFn):
+    flagged = Metrics.counter("news_ingest", "near_duplicates")
+
+    def process(self, element):
+        article_id, groups = element
+        for article, sig in groups["article"]:
+            cluster_id = next(iter(groups["cluster"]), article_id)
+            marked = replace(article, cluster_id=cluster_id, duplicate_of=neardup.duplicate_of(article_id, cluster_id))
+            if marked.duplicate_of:
+                self.flagged.inc()
+            yield marked
+            yield beam.pvalue.TaggedOutput(SIGNATURES, {
+                "article_id": article_id, "cluster_id": cluster_id, "published_at": article.published_at,
+                "signature": sig, "ingest_date": article.ingest_date})
+
+
+class MarkNearDuplicates(beam.PTransform):
+    """Articles in, the same articles out with `cluster_id`/`duplicate_of`, plus signature rows."""
+
+    def __init__(self, state_path: str, threshold: float, window_days: int):
+        super().__init__()
+        self.state_path, self.window_days = state_path, window_days
+        self.params = replace(neardup.DEFAULT, threshold=threshold)
+
+    def expand(self, articles: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
+        params = self.params
+        signed = articles | "Sign" >> beam.Map(
+            lambda a: (a.article_id, (a, neardup.signature(a.body or "", params)))
+        ).with_output_types(tuple[str, tuple[Article, bytes]])
+        new = signed | "NewMembers" >> beam.MapTuple(
+            lambda i, pair: (Member(i, _rank(False, pair[0].published_at, i), None), pair[1]))
+        since = (utc_now() - timedelta(days=self.window_days)).date()
+        stored = (articles.pipeline
+                  | "StatePath" >> beam.Create([self.state_path])
+                  | "SignatureFiles" >> beam.FlatMap(state.signature_files, since=since)
+                  | "Spread" >> beam.Reshuffle()
+                  | "ReadSignatures" >> beam.FlatMapTuple(state.read_signatures)
+                  | "StoredMembers" >> beam.Map(_stored))
+        pairs = ((new, stored) | "Members" >> beam.Flatten()
+                 | "BandKeys" >> beam.FlatMap(_band, params=params).with_output_types(tuple[str, tuple])
+                 | "ByBand" >> beam.GroupByKey()
+                 | "Verify" >> beam.FlatMap(_verify, params=params).with_output_types(tuple[str, tuple]))
+        new_ids = new | "NewIds" >> beam.Map(lambda item: (_ALL, item[0])).with_output_types(tuple[str, Member])
+        clusters = ({"pairs": pairs, "new": new_ids} | "Gather" >> beam.CoGroupByKey()
+                    | "Cluster" >> beam.FlatMapTuple(_assign).with_output_types(tuple[str, str]))
+        return ({"article": signed, "cluster": clusters} | "Rejoin" >> beam.CoGroupByKey()
+                | "Mark" >> beam.ParDo(_Mark()).with_outputs(SIGNATURES, main="articles"))
