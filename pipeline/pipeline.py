@@ -1,10 +1,13 @@
 """The whole flow on one screen, and how a batch run is launched.
 
-    sources | PollFeeds | SkipSeenLinks | FetchArticles | ExtractArticles
-            | DropDuplicateArticles | Enrich | MarkNearDuplicates | WriteParquet
+    ticks | DueFeeds | PollFeeds | SkipSeenLinks | FetchArticles | ExtractArticles
+          | DropDuplicateArticles | Enrich | MarkNearDuplicates | WriteParquet
                                               (+ rejects, seen keys, signatures, feed states)
 
-`IngestFeeds` is source-agnostic: a batch run feeds it the configured feeds once.
+`IngestFeeds` takes ticks, one per poll cycle, so only the source differs between modes: a batch
+run is one tick (`beam.Create`), a streaming job a `PeriodicImpulse`, a test a `TestStream`.
+What earlier ticks wrote is read from the output store at each tick; state that says "done"
+(seen keys, feed states, signatures) is written only after the articles it vouches for.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from pipeline.transforms.extract import ExtractArticles
 from pipeline.transforms.fetch import FetchArticles
 from pipeline.transforms.http_batch import REJECTS
 from pipeline.transforms.neardup import SIGNATURES, MarkNearDuplicates
-from pipeline.transforms.poll import FEED_STATES, PollFeeds
+from pipeline.transforms.poll import FEED_STATES, DueFeeds, PollFeeds
 from pipeline.transforms.write import WriteParquet
 
 # In-process and needs no download; plain DirectRunner first tries to fetch the Prism binary.
@@ -63,17 +66,18 @@ def _reject_row(reject: Reject, run_id: str) -> dict:
 
 
 class IngestFeeds(beam.PTransform):
-    """Feed sources in; articles, rejects and seen keys written out."""
+    """Ticks in; articles, rejects and state written out."""
 
     def __init__(self, config: Config, run_id: str):
         super().__init__()
         self.config, self.run_id = config, run_id
 
-    def expand(self, sources: beam.PCollection) -> None:
+    def expand(self, ticks: beam.PCollection) -> None:
         cfg, run_id, out = self.config, self.run_id, self.config.output
-        seen = sources.pipeline | "LoadSeenKeys" >> LoadSeenKeys(out.path, cfg.state_path)
+        seen = ticks | "LoadSeenKeys" >> LoadSeenKeys(out.path, cfg.state_path)
+        due = ticks | "DueFeeds" >> DueFeeds(feed_sources(cfg), cfg.state_path, cfg.polling.respect_schedule)
 
-        polled = sources | "PollFeeds" >> PollFeeds(cfg.http, cfg.polling, cfg.state_path)
+        polled = due | "PollFeeds" >> PollFeeds(cfg.http, cfg.polling)
         entries = polled.entries | "SkipSeenLinks" >> SkipSeenLinks(seen[state.URL])
         pages = entries.unique | "FetchArticles" >> FetchArticles(cfg.http, cfg.polling.respect_robots)
         articles = pages.pages | "ExtractArticles" >> ExtractArticles()
@@ -81,11 +85,11 @@ class IngestFeeds(beam.PTransform):
             seen[state.URL], seen[state.CONTENT])
         enriched = unique | "Enrich" >> Enrich(run_id)
         marked = enriched | "MarkNearDuplicates" >> MarkNearDuplicates(
-            cfg.state_path, cfg.dedup.threshold, cfg.dedup.window_days)
+            ticks, cfg.state_path, cfg.dedup.threshold, cfg.dedup.window_days)
         kept, near_dropped = marked.articles | "NearDuplicatePolicy" >> beam.Partition(
             lambda a, _, drop: int(drop and a.duplicate_of is not None), 2,
             drop=cfg.dedup.near_duplicates == "drop")
-        _ = kept | "WriteArticles" >> WriteParquet(
+        committed = kept | "WriteArticles" >> WriteParquet(
             state.articles_root(out.path), ARTICLE_SCHEMA, out.partition_by, run_id,
             out.compression, counter="articles_written")
 
@@ -97,7 +101,7 @@ class IngestFeeds(beam.PTransform):
 
         _ = marked[SIGNATURES] | "WriteSignatures" >> WriteParquet(
             state.signatures_root(cfg.state_path), state.SIGNATURE_SCHEMA, ("ingest_date",), run_id,
-            out.compression, counter="signatures_written")
+            out.compression, counter="signatures_written", after=committed)
         written = (kept | "ByFeed" >> beam.Map(lambda a: (a.feed_url, 1)).with_output_types(tuple[str, int])
                    | "WrittenPerFeed" >> beam.CombinePerKey(sum))
         states = polled[FEED_STATES] | "StateByFeed" >> beam.Map(
@@ -106,7 +110,8 @@ class IngestFeeds(beam.PTransform):
              | "CountWritten" >> beam.FlatMapTuple(_with_written)
              | "FeedStateRows" >> beam.Map(state.feed_state_row, run_id=run_id)
              | "WriteFeedStates" >> WriteParquet(state.feeds_root(cfg.state_path), state.FEED_STATE_SCHEMA, (),
-                                                run_id, out.compression, counter="feed_states_written"))
+                                                run_id, out.compression, counter="feed_states_written",
+                                                after=committed))
 
         kept_keys = kept | "KeptKeys" >> beam.FlatMap(remembered_keys, dropped=False)
         dropped_keys = ((dropped, near_dropped) | "AllDropped" >> beam.Flatten()
@@ -114,7 +119,7 @@ class IngestFeeds(beam.PTransform):
         _ = ((kept_keys, dropped_keys) | "NewKeys" >> beam.Flatten()
              | "SeenRows" >> beam.MapTuple(lambda kind, key: {"kind": kind, "key": key, "run_id": run_id})
              | "WriteSeen" >> WriteParquet(state.seen_root(cfg.state_path), state.SEEN_SCHEMA, (), run_id,
-                                          out.compression, counter="seen_keys_written"))
+                                          out.compression, counter="seen_keys_written", after=committed))
 
 
 @dataclass(frozen=True)
@@ -139,7 +144,7 @@ def run_batch(config: Config, beam_args: list[str] | None = None, run_id: str | 
     ensure_writable(config.output.path)
     ensure_writable(config.state_path)
     p = beam.Pipeline(options=pipeline_options(beam_args or []))
-    _ = (p | "Feeds" >> beam.Create(feed_sources(config)) | "Ingest" >> IngestFeeds(config, run_id))
+    _ = (p | "Tick" >> beam.Create([run_id]) | "Ingest" >> IngestFeeds(config, run_id))
     result = p.run()
     result.wait_until_finish()
     counters = dict.fromkeys(COUNTERS, 0)

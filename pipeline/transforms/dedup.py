@@ -19,19 +19,22 @@ DUPLICATES = "duplicates"
 
 
 class LoadSeenKeys(beam.PTransform):
-    """(kind, key) pairs of everything earlier runs hold, split by kind: `url` and `content`."""
+    """Per tick, (kind, key) pairs of everything written before it, split by kind: `url`, `content`.
+
+    Read afresh at each tick, in the tick's window, so the joins below see what earlier ticks of a
+    long-running job wrote (see README, "Streaming", for the cost and the alternative)."""
 
     def __init__(self, output_path: str, state_path: str):
         super().__init__()
         self.output_path, self.state_path = output_path, state_path
 
-    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.pvalue.DoOutputsTuple:
+    def expand(self, ticks: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         def split(pair: tuple[str, str]):
             yield beam.pvalue.TaggedOutput(pair[0], pair[1])
 
-        return (pbegin
-                | "Roots" >> beam.Create([(self.output_path, self.state_path)])
-                | "ListFiles" >> beam.FlatMapTuple(state.list_key_files)
+        output_path, state_path = self.output_path, self.state_path
+        return (ticks
+                | "ListFiles" >> beam.FlatMap(lambda _: state.list_key_files(output_path, state_path))
                 | "Spread" >> beam.Reshuffle()
                 | "ReadKeys" >> beam.FlatMapTuple(state.read_keys)
                 | "ByKind" >> beam.FlatMap(split).with_outputs(state.URL, state.CONTENT))

@@ -88,9 +88,9 @@ class _Mark(beam.DoFn):
 class MarkNearDuplicates(beam.PTransform):
     """Articles in, the same articles out with `cluster_id`/`duplicate_of`, plus signature rows."""
 
-    def __init__(self, state_path: str, threshold: float, window_days: int):
+    def __init__(self, ticks: beam.PCollection, state_path: str, threshold: float, window_days: int):
         super().__init__()
-        self.state_path, self.window_days = state_path, window_days
+        self.ticks, self.state_path, self.window_days = ticks, state_path, window_days
         self.params = replace(neardup.DEFAULT, threshold=threshold)
 
     def expand(self, articles: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
@@ -100,10 +100,10 @@ class MarkNearDuplicates(beam.PTransform):
         ).with_output_types(tuple[str, tuple[Article, bytes]])
         new = signed | "NewMembers" >> beam.MapTuple(
             lambda i, pair: (Member(i, _rank(False, pair[0].published_at, i), None), pair[1]))
-        since = (utc_now() - timedelta(days=self.window_days)).date()
-        stored = (articles.pipeline
-                  | "StatePath" >> beam.Create([self.state_path])
-                  | "SignatureFiles" >> beam.FlatMap(state.signature_files, since=since)
+        state_path, window = self.state_path, timedelta(days=self.window_days)
+        stored = (self.ticks
+                  | "SignatureFiles" >> beam.FlatMap(
+                      lambda _: state.signature_files(state_path, (utc_now() - window).date()))
                   | "Spread" >> beam.Reshuffle()
                   | "ReadSignatures" >> beam.FlatMapTuple(state.read_signatures)
                   | "StoredMembers" >> beam.Map(_stored))

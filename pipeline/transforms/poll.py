@@ -1,7 +1,9 @@
-"""PollFeeds: feed sources in; entries, rejects and each polled feed's new state out.
+"""DueFeeds and PollFeeds: a tick in, the feeds due at that tick; then entries, rejects and each
+polled feed's new state out.
 
-Feeds that are not due yet (see `pipeline.schedule`) are skipped and counted; the stored states
-arrive as a side input, small enough for one per feed.
+Each tick reads the feeds' latest states from the store (one row per feed), so a long-running job
+sees what its previous ticks wrote; feeds that are not due yet (`pipeline.schedule`) are skipped
+and counted.
 """
 
 from __future__ import annotations
@@ -24,15 +26,29 @@ FEED_STATES = "feed_states"
 class _DueFn(beam.DoFn):
     not_due = Metrics.counter("news_ingest", "feeds_not_due")
 
-    def __init__(self, respect_schedule: bool):
-        self.respect_schedule = respect_schedule
+    def __init__(self, sources: list[FeedSource], state_path: str, respect_schedule: bool):
+        self.sources, self.state_path, self.respect_schedule = sources, state_path, respect_schedule
 
-    def process(self, source: FeedSource, states: dict[str, FeedState]):
-        state = states.get(source.url) or FeedState(source.url)
-        if self.respect_schedule and not is_due(state, utc_now()):
-            self.not_due.inc()
-            return
-        yield source, state
+    def process(self, _tick: object):
+        states = read_feed_states(self.state_path)
+        now = utc_now()
+        for source in self.sources:
+            state = states.get(source.url) or FeedState(source.url)
+            if self.respect_schedule and not is_due(state, now):
+                self.not_due.inc()
+                continue
+            yield source, state
+
+
+class DueFeeds(beam.PTransform):
+    """Ticks in; (source, stored state) for every feed due at that tick, spread over workers."""
+
+    def __init__(self, sources: list[FeedSource], state_path: str, respect_schedule: bool):
+        super().__init__()
+        self.fn = _DueFn(sources, state_path, respect_schedule)
+
+    def expand(self, ticks: beam.PCollection) -> beam.PCollection:
+        return ticks | "Due" >> beam.ParDo(self.fn) | "Spread" >> beam.Reshuffle()
 
 
 class _PollFn(HttpBatchFn):
@@ -63,16 +79,11 @@ class _PollFn(HttpBatchFn):
 
 
 class PollFeeds(beam.PTransform):
-    def __init__(self, http: HttpConfig, polling: PollingConfig, state_path: str):
+    def __init__(self, http: HttpConfig, polling: PollingConfig):
         super().__init__()
-        self.http, self.polling, self.state_path = http, polling, state_path
+        self.http, self.polling = http, polling
 
-    def expand(self, sources: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-        states = (sources.pipeline
-                  | "StatePath" >> beam.Create([self.state_path])
-                  | "ReadFeedStates" >> beam.FlatMap(lambda path: read_feed_states(path).items()))
-        due = sources | "DueFeeds" >> beam.ParDo(_DueFn(self.polling.respect_schedule),
-                                                 states=beam.pvalue.AsDict(states))
+    def expand(self, due: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         return (batched(due, self.http, "BatchFeeds")
                 | "Poll" >> beam.ParDo(_PollFn(self.http, self.polling)).with_outputs(
                     REJECTS, FEED_STATES, main="entries"))

@@ -1,9 +1,13 @@
-"""WriteParquet: rows buffered per partition and written as whole files when a bundle ends.
+"""WriteParquet: rows buffered per (window, partition) and written as whole files when a bundle ends.
 
 Beam's own Parquet sinks were measured to overwrite earlier runs (`WriteToParquet`) or to lose
 files in sub-folders (`fileio.WriteToFiles`); see ../shared/BEAM-NOTES.md. Each file here is
 atomic and uniquely named (`pipeline.io.parquet`). A bundle that a distributed runner retries can
-write its file twice: readers that need exactly-once rows dedupe on `article_id`.
+write its file twice: readers that need exactly-once rows dedupe on `article_id` (or run
+`news-ingest compact`, which does).
+
+The output is the committed file paths, in the rows' windows: a later write that must not land
+before this one (state that says "done") takes it as a side input (`after=`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections import defaultdict
 import apache_beam as beam
 import pyarrow as pa
 from apache_beam.metrics import Metrics
+from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline.io.parquet import write_partition
 
@@ -31,33 +36,37 @@ class _WriteFn(beam.DoFn):
     def start_bundle(self) -> None:
         self.buffers: defaultdict[tuple, list[dict]] = defaultdict(list)
 
-    def process(self, row: dict) -> None:
-        key = tuple(str(row[c]) for c in self.partition_by)
+    def process(self, row: dict, window=beam.DoFn.WindowParam, after=None):
+        key = (window, *(str(row[c]) for c in self.partition_by))
         self.buffers[key].append(row)
         if len(self.buffers[key]) >= _MAX_BUFFERED_ROWS:
-            self._flush(key)
+            yield self._flush(key)
 
-    def finish_bundle(self) -> None:
+    def finish_bundle(self):
         for key in list(self.buffers):
-            self._flush(key)
+            window = key[0]
+            yield WindowedValue(self._flush(key), window.max_timestamp(), [window])
 
-    def _flush(self, key: tuple) -> None:
+    def _flush(self, key: tuple) -> str:
         rows = self.buffers.pop(key)
         table = pa.Table.from_pylist(rows, schema=self.file_schema)
-        write_partition(self.root, dict(zip(self.partition_by, key, strict=True)), table,
-                        self.run_id, self.compression)
+        path = write_partition(self.root, dict(zip(self.partition_by, key[1:], strict=True)), table,
+                               self.run_id, self.compression)
         self.rows_written.inc(len(rows))
+        return path
 
 
 class WriteParquet(beam.PTransform):
     """Records (dataclasses or dicts) to a Hive-partitioned Parquet dataset under `root`."""
 
     def __init__(self, root: str, schema: pa.Schema, partition_by: tuple[str, ...], run_id: str,
-                 compression: str = "zstd", counter: str = "rows_written"):
+                 compression: str = "zstd", counter: str = "rows_written", after: beam.PCollection | None = None):
         super().__init__()
         self.fn = _WriteFn(root, schema, partition_by, run_id, compression, counter)
+        self.after = after
 
-    def expand(self, records: beam.PCollection) -> beam.pvalue.PCollection:
-        return (records
-                | "ToRow" >> beam.Map(lambda r: r if isinstance(r, dict) else dataclasses.asdict(r))
-                | "Write" >> beam.ParDo(self.fn))
+    def expand(self, records: beam.PCollection) -> beam.PCollection:
+        rows = records | "ToRow" >> beam.Map(lambda r: r if isinstance(r, dict) else dataclasses.asdict(r))
+        if self.after is None:
+            return rows | "Write" >> beam.ParDo(self.fn)
+        return rows | "Write" >> beam.ParDo(self.fn, after=beam.pvalue.AsList(self.after))
