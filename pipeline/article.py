@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from pipeline.dates import clamp_future, to_utc
 from pipeline.extract import EXTRACTOR
+from pipeline.keywords import keywords
 from pipeline.language import detect_language
 from pipeline.records import Article, Extracted, FeedEntry, utc_now
 from pipeline.text import content_hash, count_words
@@ -92,6 +93,7 @@ def enrich_article(article: Article, run_id: str) -> Article:
         script=guess.script,
         reading_time_min=round(words / READING_WPM.get(guess.script or "", DEFAULT_WPM), 1),
         word_count=words,
+        keywords=keywords(article.title, article.body, guess.language),
         char_count=len(body),
         run_id=run_id,
         ingest_date=(article.fetched_at or utc_now()).date().isoformat(),
