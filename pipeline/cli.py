@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.config import ConfigError, load_config
+from pipeline.config import Config, ConfigError, load_config
 from pipeline.health import health_table
 
 if TYPE_CHECKING:
@@ -28,6 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--state", help="state folder or URI (overrides state.path)")
     run.add_argument("--ignore-schedule", action="store_true",
                      help="poll every feed now, due or not (conditional GET still applies)")
+    run.add_argument("--streaming", action="store_true",
+                     help="keep polling, one cycle per tick, until SIGINT/SIGTERM or --stop-after")
+    run.add_argument("--stop-after", type=parse_duration, metavar="DURATION",
+                     help="with --streaming: stop after this long, e.g. 90s, 10m, 2h")
+    run.add_argument("--tick", type=parse_duration, metavar="DURATION",
+                     help="with --streaming: time between poll cycles (overrides streaming.tick_s)")
     feeds = sub.add_parser("feeds", help="show each feed's health: last success, errors, next poll")
     feeds.add_argument("--config", required=True, help="YAML config file")
     feeds.add_argument("--state", help="state folder or URI (overrides state.path)")
@@ -53,6 +59,21 @@ def parse_duration(text: str) -> float:
     if not match:
         raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use e.g. 90s, 10m, 2h)")
     return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+def _stream(cfg: Config, beam_args: list[str], stop_after: float | None) -> int:
+    from pipeline import streaming
+
+    if not streaming.is_local(beam_args):
+        streaming.run_unbounded(cfg, beam_args, stop_after)
+        return 0
+    print(f"streaming: a poll cycle every {cfg.streaming.tick_s:g}s"
+          + (f" for {stop_after:g}s" if stop_after else " until SIGINT/SIGTERM"), flush=True)
+    summary = streaming.run_local(cfg, beam_args, stop_after, say=lambda line: print(line, flush=True))
+    c = summary.counters
+    print(f"stopped ({summary.stopped_by}) after {summary.ticks} ticks: {c['articles_written']} articles, "
+          f"{c['rejects_written']} rejects")
+    return 0
 
 
 def _import_opml(file: str, write: str | None) -> int:
@@ -125,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.ignore_schedule:
             cfg = cfg.model_copy(update={"polling": cfg.polling.model_copy(update={"respect_schedule": False})})
+        if args.tick:
+            cfg = cfg.model_copy(update={"streaming": cfg.streaming.model_copy(update={"tick_s": args.tick})})
+        if args.streaming:
+            return _stream(cfg, beam_args, args.stop_after)
         _print_summary(run_batch(cfg, beam_args))
         return 0
     except ConfigError as err:

@@ -97,6 +97,13 @@ class DedupConfig(_Strict):
     window_days: int = Field(default=7, ge=0, description="How far back earlier runs' articles are matched.")
 
 
+class StreamingConfig(_Strict):
+    """`run --streaming`: one poll cycle per tick; only feeds that are due are polled."""
+
+    tick_s: float = Field(default=60, gt=0, description="Seconds between poll cycles.")
+    status_every_s: float = Field(default=60, ge=0, description="Seconds between status lines.")
+
+
 class OutputConfig(_Strict):
     path: str = "./data"
     partition_by: tuple[Literal["ingest_date", "language", "source", "domain"], ...] = (
@@ -118,6 +125,7 @@ class Config(_Strict):
     http: HttpConfig = HttpConfig()
     polling: PollingConfig = PollingConfig()
     dedup: DedupConfig = DedupConfig()
+    streaming: StreamingConfig = StreamingConfig()
 
     @model_validator(mode="after")
     def _has_feeds(self) -> Config:

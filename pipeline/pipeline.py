@@ -137,12 +137,18 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
     return options
 
 
-def run_batch(config: Config, beam_args: list[str] | None = None, run_id: str | None = None) -> RunSummary:
-    """Poll every feed once, write what is new, and return the run's counters."""
-    run_id = run_id or new_run_id()
+def prepared(config: Config) -> Config:
+    """Local paths made absolute (workers may run elsewhere) and checked writable before any work."""
     config = config.with_paths(output=absolute(config.output.path), state=absolute(config.state_path))
     ensure_writable(config.output.path)
     ensure_writable(config.state_path)
+    return config
+
+
+def run_batch(config: Config, beam_args: list[str] | None = None, run_id: str | None = None) -> RunSummary:
+    """Poll every feed once, write what is new, and return the run's counters."""
+    run_id = run_id or new_run_id()
+    config = prepared(config)
     p = beam.Pipeline(options=pipeline_options(beam_args or []))
     _ = (p | "Tick" >> beam.Create([run_id]) | "Ingest" >> IngestFeeds(config, run_id))
     result = p.run()

@@ -6,13 +6,17 @@ atomic and uniquely named (`pipeline.io.parquet`). A bundle that a distributed r
 write its file twice: readers that need exactly-once rows dedupe on `article_id` (or run
 `news-ingest compact`, which does).
 
-The output is the committed file paths, in the rows' windows: a later write that must not land
-before this one (state that says "done") takes it as a side input (`after=`).
+The output is the committed file paths, in the rows' windows. A write that must not land before
+another (state that says "done") passes that write's output as `after=`: its rows then go through a
+keyed join with those paths, which a runner fires only once the window's paths are complete.
+(A side input would say the same, but the direct runner's streaming mode fails on side inputs
+of a windowed DoFn that outputs from `finish_bundle`.)
 """
 
 from __future__ import annotations
 
 import dataclasses
+import zlib
 from collections import defaultdict
 
 import apache_beam as beam
@@ -23,6 +27,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from pipeline.io.parquet import write_partition
 
 _MAX_BUFFERED_ROWS = 20_000
+_BARRIER_KEYS = 16  # spreads the released rows over workers
 
 
 class _WriteFn(beam.DoFn):
@@ -36,7 +41,7 @@ class _WriteFn(beam.DoFn):
     def start_bundle(self) -> None:
         self.buffers: defaultdict[tuple, list[dict]] = defaultdict(list)
 
-    def process(self, row: dict, window=beam.DoFn.WindowParam, after=None):
+    def process(self, row: dict, window=beam.DoFn.WindowParam):
         key = (window, *(str(row[c]) for c in self.partition_by))
         self.buffers[key].append(row)
         if len(self.buffers[key]) >= _MAX_BUFFERED_ROWS:
@@ -67,6 +72,22 @@ class WriteParquet(beam.PTransform):
 
     def expand(self, records: beam.PCollection) -> beam.PCollection:
         rows = records | "ToRow" >> beam.Map(lambda r: r if isinstance(r, dict) else dataclasses.asdict(r))
-        if self.after is None:
-            return rows | "Write" >> beam.ParDo(self.fn)
-        return rows | "Write" >> beam.ParDo(self.fn, after=beam.pvalue.AsList(self.after))
+        if self.after is not None:
+            rows = rows | "AfterCommit" >> _After(self.after)
+        return rows | "Write" >> beam.ParDo(self.fn)
+
+
+class _After(beam.PTransform):
+    """The rows, released per window only once `done` is complete for that window."""
+
+    def __init__(self, done: beam.PCollection):
+        super().__init__()
+        self.done = done
+
+    def expand(self, rows: beam.PCollection) -> beam.PCollection:
+        keyed = rows | "Spread" >> beam.Map(lambda r: (zlib.crc32(repr(r).encode()) % _BARRIER_KEYS, r)
+                                            ).with_output_types(tuple[int, dict])
+        done = self.done | "ToEveryKey" >> beam.FlatMap(lambda path: ((k, path) for k in range(_BARRIER_KEYS))
+                                                        ).with_output_types(tuple[int, str])
+        return ({"rows": keyed, "done": done} | "Barrier" >> beam.CoGroupByKey()
+                | "Release" >> beam.FlatMap(lambda kv: kv[1]["rows"]))

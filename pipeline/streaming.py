@@ -1,0 +1,117 @@
+"""`news-ingest run --streaming`: ingestion that keeps going, tick after tick.
+
+On a distributed runner (Flink, Spark, Dataflow) this is one unbounded pipeline: a
+`PeriodicImpulse` ticks every `streaming.tick_s`, each tick is its own fixed window, and
+`IngestFeeds` runs per window. On the local runners an endless `PeriodicImpulse` busy-waits, grows
+memory and never fires a `GroupByKey` (../shared/BEAM-NOTES.md), so locally each tick is one
+bounded run of the very same graph, started on schedule; state passes between ticks through the
+output store either way.
+
+Stopping: SIGINT or SIGTERM lets the running tick finish and exits; a second signal abandons it.
+Abandoning is safe because every file appears whole and state that says "done" is written after
+the articles it vouches for: the next start polls what was not recorded again.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import StandardOptions
+from apache_beam.transforms import window
+from apache_beam.transforms.periodicsequence import PeriodicImpulse
+from apache_beam.utils.timestamp import MAX_TIMESTAMP
+
+from pipeline.config import Config
+from pipeline.pipeline import IngestFeeds, new_run_id, pipeline_options, prepared, run_batch
+
+LOCAL_RUNNERS = {"FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner"}
+
+
+@dataclass
+class StreamSummary:
+    ticks: int = 0
+    counters: Counter = field(default_factory=Counter)
+    stopped_by: str = "duration"
+
+
+def _line(summary: StreamSummary, recent: Counter, lag_s: float) -> str:
+    c = recent
+    return (f"{datetime.now(UTC):%H:%M:%S} tick {summary.ticks}: {c['feeds_polled']} feeds polled "
+            f"({c['feeds_not_due']} not due, {c['feeds_not_modified']} not modified, {c['feeds_failed']} failed), "
+            f"{c['articles_written']} articles written, {c['rejects_written']} rejects, lag {lag_s:.1f}s; "
+            f"total {summary.counters['articles_written']} articles")
+
+
+def run_local(config: Config, beam_args: list[str], stop_after_s: float | None,
+              say: Callable[[str], None] = print) -> StreamSummary:
+    """Bounded runs back to back, one per tick, until the duration ends or a signal arrives."""
+    tick_s, status_s = config.streaming.tick_s, config.streaming.status_every_s
+    stop = threading.Event()
+    summary = StreamSummary()
+    signals = 0
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal signals
+        signals += 1
+        summary.stopped_by = signal.Signals(signum).name
+        if signals > 1:
+            raise KeyboardInterrupt  # abandon the running tick: nothing half-written is visible
+        stop.set()
+        say(f"{signal.Signals(signum).name}: finishing the current tick, then stopping (again to abandon it)")
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    deadline = time.monotonic() + stop_after_s if stop_after_s else None
+    recent: Counter = Counter()
+    last_status = time.monotonic()
+    try:
+        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            started = time.monotonic()
+            result = run_batch(config, beam_args)
+            summary.ticks += 1
+            summary.counters.update(result.counters)
+            recent.update(result.counters)
+            if time.monotonic() - last_status >= status_s:
+                say(_line(summary, recent, time.monotonic() - started))
+                recent, last_status = Counter(), time.monotonic()
+            wait = started + tick_s - time.monotonic()
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+            if wait > 0:
+                stop.wait(wait)
+    except KeyboardInterrupt:
+        summary.stopped_by = "abandoned"
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if recent:
+        say(_line(summary, recent, 0.0))
+    return summary
+
+
+def ticks(p: beam.Pipeline, tick_s: float, stop_after_s: float | None) -> beam.PCollection:
+    """An unbounded (or, with a duration, bounded) tick per `tick_s`, each in its own window."""
+    start = time.time()
+    stop = start + stop_after_s if stop_after_s else MAX_TIMESTAMP
+    return (p
+            | "Ticks" >> PeriodicImpulse(start_timestamp=start, stop_timestamp=stop, fire_interval=tick_s)
+            | "TickWindows" >> beam.WindowInto(window.FixedWindows(tick_s)))
+
+
+def run_unbounded(config: Config, beam_args: list[str], stop_after_s: float | None) -> None:
+    """Submit the unbounded graph to a distributed runner and wait for it."""
+    config = prepared(config)
+    options = pipeline_options([*beam_args, "--streaming"])
+    p = beam.Pipeline(options=options)
+    _ = ticks(p, config.streaming.tick_s, stop_after_s) | "Ingest" >> IngestFeeds(config, new_run_id())
+    p.run().wait_until_finish()
+
+
+def is_local(beam_args: list[str]) -> bool:
+    return pipeline_options(beam_args).view_as(StandardOptions).runner in LOCAL_RUNNERS
