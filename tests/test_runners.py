@@ -78,3 +78,10 @@ def test_portable_runner_with_separate_worker_writes_the_same_rows(site, referen
                          f"--environment_config=localhost:{worker_pool}"])
     assert query(tmp_path / "out", ROWS) == reference
     assert summary.counters["articles_written"] == len(reference)
+
+
+def test_output_and_state_given_as_uris(site, reference, tmp_path: Path) -> None:
+    """Paths go through pyarrow's file systems (s3://, gs://, file://): checked here with file://."""
+    summary = run_batch(demo_config(site.base, f"file://{tmp_path}/uri-out"))
+    assert query(tmp_path / "uri-out", ROWS) == reference
+    assert (tmp_path / "uri-out/_state/feeds").is_dir() and summary.counters["articles_written"] == len(reference)

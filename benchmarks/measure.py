@@ -1,0 +1,115 @@
+"""What one benchmark scenario measures: a pipeline run seen from outside, and the extraction limit.
+
+The run is a subprocess (`python -m pipeline run`), so wall time includes interpreter and Beam
+start-up, as a cron-scheduled run pays them, and peak RSS covers the whole process tree (Beam's
+`multi_processing` workers are child processes). The limit is the same page HTML through
+`extract_page` on a plain process pool: the throughput the pipeline would reach if extraction,
+which cannot be avoided, were its only cost.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import subprocess
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from multiprocessing import Pool
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from pipeline.extract import extract_page
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_SUMMARY = re.compile(r"^run (\S+): (.*)$", re.MULTILINE)
+_COUNT = re.compile(r"(\d+) ([a-z][a-z -]*[a-z])")
+
+
+@dataclass
+class CliRun:
+    returncode: int
+    wall_s: float
+    cpu_s: float  # user + system time of the CLI and the children it reaped (Beam's worker processes)
+    peak_rss_mb: float
+    counters: dict[str, int]  # from the CLI's summary line: "feeds polled", "articles written", ...
+    log: str  # the CLI's stdout and stderr, for the report when something went wrong
+
+
+def tree_rss(root: int) -> int:
+    """Resident bytes of `root` and every descendant, from /proc (0 once the process is gone)."""
+    children: defaultdict[int, list[int]] = defaultdict(list)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children[ppid].append(int(stat.parent.name))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, ()))
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def run_cli(cmd: list[str], cwd: str, poll_s: float = 0.1) -> CliRun:
+    """Run the pipeline CLI to completion, sampling its tree's RSS every `poll_s` seconds."""
+    with tempfile.TemporaryFile() as log:
+        cpu_before = _children_cpu()
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+        peak = tree_rss(proc.pid)
+        while True:
+            try:
+                proc.wait(timeout=poll_s)  # returns at exit, so wall time is not rounded up to poll_s
+                break
+            except subprocess.TimeoutExpired:
+                peak = max(peak, tree_rss(proc.pid))
+        wall = time.perf_counter() - start
+        cpu = _children_cpu() - cpu_before
+        log.seek(0)
+        text = log.read().decode("utf-8", "replace")
+    return CliRun(proc.returncode, wall, cpu, peak / 2**20, summary_counters(text), text)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def summary_counters(log: str) -> dict[str, int]:
+    """Every "<number> <words>" of the summary line, so new counters need no change here."""
+    match = _SUMMARY.search(log)
+    return {name: int(n) for n, name in _COUNT.findall(match[2])} if match else {}
+
+
+def parquet_files(root: Path) -> set[Path]:
+    return set(root.rglob("*.parquet"))
+
+
+def rows_and_bytes(files: set[Path]) -> tuple[int, int]:
+    """Rows and bytes of some Parquet files: a run's output is the files that appeared during it."""
+    return (sum(pq.read_metadata(f).num_rows for f in files), sum(f.stat().st_size for f in files))
+
+
+def _extract(item: tuple[str, str]) -> bool:
+    html, url = item
+    return extract_page(html, url).text is not None
+
+
+def extraction_limit(items: list[tuple[str, str]], processes: int) -> dict[str, float]:
+    """Pages/s of `extract_page` over (html, url) pairs on `processes` workers; only the map is timed."""
+    with Pool(processes) as pool:
+        pool.map(_extract, items[:processes], chunksize=1)  # warm-up: workers up, lazy imports done
+        start = time.perf_counter()
+        found = pool.map(_extract, items, chunksize=max(1, len(items) // (processes * 32)))
+        seconds = time.perf_counter() - start
+    return {"pages": len(items), "processes": processes, "seconds": round(seconds, 3),
+            "pages_per_s": round(len(items) / seconds, 2), "pages_with_text": sum(found)}
