@@ -88,6 +88,10 @@ class PollingConfig(_Strict):
         return self
 
 
+class ExtractConfig(_Strict):
+    processes: int = Field(default=0, ge=0, description="Extraction processes per worker; 0: one per core.")
+
+
 class DedupConfig(_Strict):
     """Near-duplicates (MinHash over 3-word shingles, LSH banding); exact repeats are always dropped."""
 
@@ -124,6 +128,7 @@ class Config(_Strict):
     state: StateConfig = StateConfig()
     http: HttpConfig = HttpConfig()
     polling: PollingConfig = PollingConfig()
+    extract: ExtractConfig = ExtractConfig()
     dedup: DedupConfig = DedupConfig()
     streaming: StreamingConfig = StreamingConfig()
 

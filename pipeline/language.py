@@ -113,10 +113,14 @@ def _char_script(ch: str) -> str | None:
 
 
 def _letter_scripts(text: str) -> Counter[str | None]:
-    """Script of each letter (None when unknown); marks and tatweel excluded."""
-    return Counter(
-        _char_script(ch) for ch in text if unicodedata.category(ch) in ("Lu", "Ll", "Lt", "Lo")
-    )
+    """Script of each letter (None when unknown); marks and tatweel excluded.
+
+    Characters are counted first (in C), so the per-character look-ups run once per distinct one."""
+    scripts: Counter[str | None] = Counter()
+    for ch, n in Counter(text).items():
+        if unicodedata.category(ch) in ("Lu", "Ll", "Lt", "Lo"):
+            scripts[_char_script(ch)] += n
+    return scripts
 
 
 def _dominant(scripts: Counter[str | None]) -> str | None:

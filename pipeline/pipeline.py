@@ -80,7 +80,7 @@ class IngestFeeds(beam.PTransform):
         polled = due | "PollFeeds" >> PollFeeds(cfg.http, cfg.polling)
         entries = polled.entries | "SkipSeenLinks" >> SkipSeenLinks(seen[state.URL])
         pages = entries.unique | "FetchArticles" >> FetchArticles(cfg.http, cfg.polling.respect_robots)
-        articles = pages.pages | "ExtractArticles" >> ExtractArticles()
+        articles = pages.pages | "ExtractArticles" >> ExtractArticles(cfg.extract.processes)
         unique, dropped = articles.articles | "Deduplicate" >> DropDuplicateArticles(
             seen[state.URL], seen[state.CONTENT])
         enriched = unique | "Enrich" >> Enrich(run_id)

@@ -7,6 +7,7 @@ on raw text would treat those variants as different stories.
 """
 
 import hashlib
+import re
 import unicodedata
 
 _ALEF = "\u0627"
@@ -31,10 +32,35 @@ _ARABIC_FOLD: dict[int, str | None] = {
     **{0x06F0 + d: str(d) for d in range(10)},  # Persian digits
 }
 
-# Apostrophes and hyphens join letters ("don't", "state-run"); decimal and
-# thousands separators join digits ("3.5", "1,000", "٣٫٥").
+# Apostrophes and hyphens join letters ("don't", "state-run"): the same set as in _WORD.
 _LETTER_JOINERS = frozenset("'\u2019\u02bc-\u2010\u2011")
-_DIGIT_JOINERS = frozenset(".,\u066b\u066c")
+
+
+def _category_table(drop: tuple[str, ...], space: tuple[str, ...], keep: str = "") -> dict[int, str | None]:
+    """A str.translate table from Unicode categories, built once: per-character work then runs in C.
+
+    Covers the BMP and the Supplementary Multilingual Plane (emoji and symbols); rarer planes hold
+    letters only, which need no entry."""
+    table: dict[int, str | None] = {}
+    for cp in range(0x20000):
+        ch = chr(cp)
+        if ch in keep:
+            continue
+        category = unicodedata.category(ch)
+        if category.startswith(drop):
+            table[cp] = None
+        elif category.startswith(space):
+            table[cp] = " "
+    return table
+
+
+# Invisible format characters vanish; punctuation, symbols, separators and controls split words.
+_HASH_TABLE = _category_table(drop=("Cf",), space=("P", "S", "Z", "Cc"))
+# For counting: marks and tatweel extend a word and invisible characters vanish (except ZWSP,
+# which separates words); what remains is matched by _WORD.
+_COUNT_TABLE = {**_category_table(drop=("M", "Cf"), space=(), keep="\u200b"), ord(_TATWEEL): None,
+                0x200B: " "}
+_WORD = re.compile(r"[^\W_]+(?:['\u2019\u02bc\-\u2010\u2011][^\W_]+|(?<=\d)[.,\u066b\u066c](?=\d)[^\W_]+)*")
 
 
 def normalize_for_hash(text: str) -> str:
@@ -44,13 +70,7 @@ def normalize_for_hash(text: str) -> str:
     be stored or shown.
     """
     folded = unicodedata.normalize("NFKC", text).casefold().translate(_ARABIC_FOLD)
-    chars = []
-    for ch in folded:
-        category = unicodedata.category(ch)
-        if category == "Cf":  # zero-width and bidi controls are invisible: drop
-            continue
-        chars.append(" " if category[0] in "PSZ" or category == "Cc" else ch)
-    return " ".join("".join(chars).split())
+    return " ".join(folded.translate(_HASH_TABLE).split())
 
 
 def content_hash(text: str) -> str:
@@ -61,37 +81,13 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
-def _joins(joiner: str, prev_is_digit: bool, ch: str) -> bool:
-    if joiner in _LETTER_JOINERS:
-        return True
-    return prev_is_digit and ch.isdigit()
-
-
 def count_words(text: str) -> int:
     """Count words in Arabic-script and Latin-script text alike.
 
-    Python's ``\\w`` excludes combining marks, so a regex would split fully
-    vocalised Arabic at every haraka; this walks characters instead. Marks and
-    tatweel extend a word but never start one. Invisible format characters
-    such as ZWNJ (used inside Persian words) are skipped, except ZWSP, which
-    separates words.
+    Python's ``\\w`` excludes combining marks, so a plain regex would split fully
+    vocalised Arabic at every haraka: marks and tatweel are removed first (they
+    extend a word, never start one). Apostrophes and hyphens join letters
+    ("don't", "state-run"); decimal and thousands separators join digits
+    ("3.5", "1,000", "٣٫٥").
     """
-    count = 0
-    in_word = False
-    prev_is_digit = False
-    joiner = ""  # apostrophe/hyphen/separator seen right after a word
-    for ch in text:
-        category = unicodedata.category(ch)
-        if category == "Cf" and ch != "\u200b":
-            continue
-        if in_word and (category[0] == "M" or ch == _TATWEEL):
-            continue
-        if category[0] in "LN" and ch != _TATWEEL:
-            if not in_word or (joiner and not _joins(joiner, prev_is_digit, ch)):
-                count += 1
-            in_word, joiner, prev_is_digit = True, "", ch.isdigit()
-        elif in_word and not joiner and (ch in _LETTER_JOINERS or ch in _DIGIT_JOINERS):
-            joiner = ch
-        else:
-            in_word, joiner = False, ""
-    return count
+    return len(_WORD.findall(text.translate(_COUNT_TABLE)))

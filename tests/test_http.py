@@ -197,3 +197,4 @@ def test_connect_timeout_against_a_full_listen_queue() -> None:
         for c in fillers:
             c.close()
         server.close()
+

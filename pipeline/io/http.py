@@ -141,10 +141,14 @@ class HttpFetcher:
         with self._lock:
             self._host_delay[host] = min(seconds, self.cfg.max_crawl_delay_s)
 
+    def host_delay(self, host: str) -> float:
+        """Minimum gap between request starts to `host`: the configured one or its Crawl-delay."""
+        return max(self.cfg.per_host_delay_s, self._host_delay.get(host, 0.0))
+
     def _wait_turn(self, host: str) -> None:
         """Space request starts to one host by at least its delay; other hosts are not held up."""
         with self._lock:
-            delay = max(self.cfg.per_host_delay_s, self._host_delay.get(host, 0.0))
+            delay = self.host_delay(host)
             now = time.monotonic()
             start = max(now, self._next_start.get(host, now))
             self._next_start[host] = start + delay

@@ -1,36 +1,99 @@
-"""ExtractArticles: pages in, articles out. A page with no usable text falls back to the feed entry."""
+"""ExtractArticles: pages in, articles out. A page with no usable text falls back to the feed entry.
+
+Extraction is the CPU-bound heart of the pipeline, and Python threads cannot share it out, so
+pages are extracted on a pool of processes (`extract.processes`, one per core by default; 1 keeps
+it in the worker, e.g. when the runner already runs one worker per core).
+"""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline.article import merge_article
 from pipeline.extract import extract_page
-from pipeline.records import Page, Reject
+from pipeline.records import Extracted, Page, Reject
 from pipeline.transforms.http_batch import REJECTS
+
+_IN_FLIGHT_PER_PROCESS = 4  # pages queued per pool process: keeps it busy, bounds memory
+
+
+def _extract(job: tuple[str, str]) -> tuple[Extracted | None, str | None]:
+    """Runs in a pool process: an exception there comes back as a value, not a broken pool."""
+    try:
+        return extract_page(*job), None
+    except Exception as err:  # a parser bug on one page must not end the run
+        return None, f"{type(err).__name__}: {err}"[:500]
 
 
 class _ExtractFn(beam.DoFn):
+    """Pages go to the process pool as they arrive and come back as they finish, so the bundle's
+    thread keeps feeding the fetch scheduler upstream (fused into the same stage) meanwhile."""
+
     empty = Metrics.counter("news_ingest", "pages_without_text")
 
-    def process(self, page: Page):
-        extracted = None
-        if page.html is not None:
-            try:
-                extracted = extract_page(page.html, page.final_url)
-            except Exception as err:  # a parser bug on one page must not end the run
-                yield beam.pvalue.TaggedOutput(REJECTS, Reject(
-                    page.entry.link, page.entry.feed_url, "extract", "extract_error", page.http_status,
-                    f"{type(err).__name__}: {err}"[:500]))
-            if extracted is not None and extracted.text is None:
-                self.empty.inc()
-                yield beam.pvalue.TaggedOutput(REJECTS, Reject(
-                    page.entry.link, page.entry.feed_url, "extract", "no_article_text", page.http_status,
-                    "no article text found on the page; body taken from the feed"))
+    def __init__(self, processes: int):
+        self.processes = processes or os.cpu_count() or 1
+
+    def setup(self) -> None:
+        self.pool: ProcessPoolExecutor | None = None
+
+    def teardown(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def start_bundle(self) -> None:
+        self.running: dict[Future, tuple] = {}
+
+    def process(self, page: Page, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
+        if page.html is None or self.processes < 2:
+            yield from self._outputs(page, _extract((page.html, page.final_url)) if page.html else (None, None))
+            return
+        if self.pool is None:
+            # spawn, not fork: this process runs gRPC and HTTP threads that fork would copy mid-flight
+            self.pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+        self.running[self.pool.submit(_extract, (page.html, page.final_url))] = (page, window, timestamp)
+        yield from self._collect(block=len(self.running) >= _IN_FLIGHT_PER_PROCESS * self.processes)
+
+    def finish_bundle(self):
+        while self.running:
+            yield from self._collect(block=True)
+
+    def _collect(self, block: bool) -> Iterator:
+        if block:
+            wait(self.running, return_when=FIRST_COMPLETED)
+        for future in [f for f in self.running if f.done()]:
+            page, window, timestamp = self.running.pop(future)
+            for out in self._outputs(page, future.result()):
+                if isinstance(out, beam.pvalue.TaggedOutput):
+                    yield beam.pvalue.TaggedOutput(out.tag, WindowedValue(out.value, timestamp, [window]))
+                else:
+                    yield WindowedValue(out, timestamp, [window])
+
+    def _outputs(self, page: Page, result: tuple[Extracted | None, str | None]) -> Iterator:
+        extracted, error = result
+        if error:
+            yield beam.pvalue.TaggedOutput(REJECTS, Reject(
+                page.entry.link, page.entry.feed_url, "extract", "extract_error", page.http_status, error))
+        elif extracted is not None and extracted.text is None:
+            self.empty.inc()
+            yield beam.pvalue.TaggedOutput(REJECTS, Reject(
+                page.entry.link, page.entry.feed_url, "extract", "no_article_text", page.http_status,
+                "no article text found on the page; body taken from the feed"))
         yield merge_article(page.entry, page.final_url, extracted, page.http_status, page.fetched_at)
 
 
 class ExtractArticles(beam.PTransform):
+    def __init__(self, processes: int = 0):
+        super().__init__()
+        self.processes = processes
+
     def expand(self, pages: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-        return pages | "Extract" >> beam.ParDo(_ExtractFn()).with_outputs(REJECTS, main="articles")
+        return (pages
+                | "Extract" >> beam.ParDo(_ExtractFn(self.processes)).with_outputs(REJECTS, main="articles"))

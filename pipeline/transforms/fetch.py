@@ -6,6 +6,7 @@ A failed fetch still yields a `Page` without HTML, so the article can fall back 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -14,7 +15,7 @@ from pipeline.config import HttpConfig
 from pipeline.decoding import decode_html, is_html
 from pipeline.io.http import FetchResult
 from pipeline.records import FeedEntry, Page, Reject
-from pipeline.transforms.http_batch import REJECTS, HttpBatchFn, batched
+from pipeline.transforms.http_batch import REJECTS, HttpBatchFn
 
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 
@@ -22,6 +23,9 @@ HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 class _FetchFn(HttpBatchFn):
     fetched = Metrics.counter("news_ingest", "pages_fetched")
     failed = Metrics.counter("news_ingest", "pages_failed")
+
+    def host_of(self, entry: FeedEntry) -> str:
+        return urlsplit(entry.link).hostname or ""
 
     def work(self, entry: FeedEntry) -> FetchResult:
         if self.robots is not None and not self.robots.permits(entry.link, self.http_cfg.user_agent):
@@ -52,6 +56,6 @@ class FetchArticles(beam.PTransform):
         self.http, self.respect_robots = http, respect_robots
 
     def expand(self, entries: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-        return (batched(entries, self.http, "BatchEntries")
+        return (entries
                 | "Fetch" >> beam.ParDo(_FetchFn(self.http, self.respect_robots)).with_outputs(
                     REJECTS, main="pages"))

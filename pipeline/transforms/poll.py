@@ -9,6 +9,7 @@ and counted.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -18,7 +19,7 @@ from pipeline.io.state import read_feed_states
 from pipeline.polling import PollOutcome, poll_feed
 from pipeline.records import FeedSource, utc_now
 from pipeline.schedule import FeedState, is_due
-from pipeline.transforms.http_batch import REJECTS, HttpBatchFn, batched
+from pipeline.transforms.http_batch import REJECTS, HttpBatchFn
 
 FEED_STATES = "feed_states"
 
@@ -61,6 +62,9 @@ class _PollFn(HttpBatchFn):
         super().__init__(http, polling.respect_robots)
         self.polling = polling
 
+    def host_of(self, item: tuple[FeedSource, FeedState]) -> str:
+        return urlsplit(item[0].url).hostname or ""
+
     def work(self, item: tuple[FeedSource, FeedState]) -> PollOutcome:
         source, state = item
         return poll_feed(self.http, self.robots, source, state, self.polling)
@@ -84,6 +88,6 @@ class PollFeeds(beam.PTransform):
         self.http, self.polling = http, polling
 
     def expand(self, due: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-        return (batched(due, self.http, "BatchFeeds")
+        return (due
                 | "Poll" >> beam.ParDo(_PollFn(self.http, self.polling)).with_outputs(
                     REJECTS, FEED_STATES, main="entries"))
