@@ -271,6 +271,11 @@ class _Dedup:
         return True
 
 
+def _no_link(source: FeedSource, fetched_url: str, guid: str | None, title: str | None) -> Reject:
+    return Reject(guid or fetched_url, source.url, "poll", "no_link",
+                  detail=f"entry without a usable link: {title or guid or '?'}"[:500])
+
+
 def parse_feed(body: bytes, source: FeedSource, fetched_url: str, content_type: str = "") -> ParsedFeed:
     """Parse one fetched feed document; a document that yields no entries and is broken is one reject."""
     stripped = body.lstrip(b"\xef\xbb\xbf \t\r\n\f\x00")
@@ -307,8 +312,7 @@ def parse_feed(body: bytes, source: FeedSource, fetched_url: str, content_type: 
             continue
         title = (raw.get("title") or "").strip() or None
         if link is None:
-            rejects.append(Reject(guid or fetched_url, source.url, "poll", "no_link",
-                                  detail=f"entry without a usable link: {title or guid or '?'}"[:500]))
+            rejects.append(_no_link(source, fetched_url, guid, title))
             continue
         terms = ((tag.get("term") or "").strip() for tag in raw.get("tags", []))
         categories = tuple(t for t in dict.fromkeys(terms) if t)
@@ -388,8 +392,7 @@ def _parse_json_feed(body: bytes, source: FeedSource, fetched_url: str) -> Parse
             continue
         title = _text(item.get("title"))
         if link is None:
-            rejects.append(Reject(guid or fetched_url, source.url, "poll", "no_link",
-                                  detail=f"entry without a usable link: {title or guid or '?'}"[:500]))
+            rejects.append(_no_link(source, fetched_url, guid, title))
             continue
         html = _text(item.get("content_html"))
         tags = item.get("tags") if isinstance(item.get("tags"), list) else []

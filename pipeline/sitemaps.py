@@ -109,12 +109,6 @@ def parse_sitemap(body: bytes, source: FeedSource, fetched_url: str, *, include_
     return ParsedSitemap(_entries(root, source, fetched_url, include_plain), [], False)
 
 
-def parse_news_sitemap(body: bytes, source: FeedSource, fetched_url: str, *,
-                       include_plain: bool = False) -> ParsedFeed:
-    """Entries of a news sitemap; a sitemap index gives an empty `ParsedFeed` (see `parse_sitemap`)."""
-    return parse_sitemap(body, source, fetched_url, include_plain=include_plain).feed
-
-
 def parse_sitemap_index(body: bytes, fetched_url: str, *, max_children: int = MAX_CHILDREN) -> list[str]:
     """Child sitemap URLs of a sitemap index, newest `<lastmod>` first (undated ones last, in
     document order), absolute http(s) only, deduplicated, at most `max_children`. Anything that

@@ -10,11 +10,15 @@ import pytest
 
 from pipeline import sitemaps
 from pipeline.records import FeedSource
-from pipeline.sitemaps import parse_news_sitemap, parse_sitemap, parse_sitemap_index
+from pipeline.sitemaps import parse_sitemap, parse_sitemap_index
 
 SITEMAP_URL = "https://news.example.org/sitemaps/news.xml"
 SOURCE = FeedSource(SITEMAP_URL, tags=("sitemap",))
 FUTURE = (datetime.now(UTC) + timedelta(days=10)).isoformat()
+
+
+def _parse_news(body: bytes, source, url: str, **kw):
+    return parse_sitemap(body, source, url, **kw).feed
 
 
 def _urlset(urls: str) -> bytes:
@@ -34,7 +38,7 @@ def _news(loc: str, title: str = "Headline", date: str = "2026-11-26T09:30:00+01
 
 
 def test_news_entries_carry_the_news_fields() -> None:
-    parsed = parse_news_sitemap(_urlset(
+    parsed = _parse_news(_urlset(
         _news("https://news.example.org/a?utm_campaign=x", title="Ferry &amp; strike", keywords="ports, strikes,ports",
               extra="<lastmod>2026-11-26T10:00:00Z</lastmod><image:image><image:loc>https://i/x.jpg</image:loc>"
                     "</image:image>")
@@ -52,7 +56,7 @@ def test_news_entries_carry_the_news_fields() -> None:
 
 
 def test_feed_rules_apply() -> None:
-    parsed = parse_news_sitemap(_urlset(
+    parsed = _parse_news(_urlset(
         _news("/relative/story", title="rel")
         + _news("https://news.example.org/dup", title="first")
         + _news("https://news.example.org/dup", title="second")
@@ -74,19 +78,19 @@ def test_feed_rules_apply() -> None:
 def test_plain_urls_are_skipped_unless_asked_for() -> None:
     body = _urlset("<url><loc>https://news.example.org/archive/1</loc><lastmod>2020-01-01</lastmod></url>"
                    + _news("https://news.example.org/new"))
-    assert [e.link for e in parse_news_sitemap(body, SOURCE, SITEMAP_URL).entries] == ["https://news.example.org/new"]
-    plain = parse_news_sitemap(body, SOURCE, SITEMAP_URL, include_plain=True).entries
+    assert [e.link for e in _parse_news(body, SOURCE, SITEMAP_URL).entries] == ["https://news.example.org/new"]
+    plain = _parse_news(body, SOURCE, SITEMAP_URL, include_plain=True).entries
     assert plain[0].link == "https://news.example.org/archive/1" and plain[0].title is None
     assert plain[0].updated_at == datetime(2020, 1, 1, tzinfo=UTC) and plain[0].source == "news.example.org"
 
 
 def test_gzipped_sitemap_is_inflated_with_a_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     body = gzip.compress(_urlset(_news("https://news.example.org/gz")))
-    assert [e.link for e in parse_news_sitemap(body, SOURCE, SITEMAP_URL).entries] == ["https://news.example.org/gz"]
+    assert [e.link for e in _parse_news(body, SOURCE, SITEMAP_URL).entries] == ["https://news.example.org/gz"]
     monkeypatch.setattr(sitemaps, "MAX_INFLATED_BYTES", 100_000)
     bomb = gzip.compress(b"<urlset>" + b" " * 10_000_000 + b"</urlset>")
     assert len(bomb) < 20_000
-    assert [r.reason for r in parse_news_sitemap(bomb, SOURCE, SITEMAP_URL).rejects] == ["malformed_feed"]
+    assert [r.reason for r in _parse_news(bomb, SOURCE, SITEMAP_URL).rejects] == ["malformed_feed"]
 
 
 def test_sitemap_index_lists_children_newest_first_and_bounded() -> None:
@@ -104,7 +108,7 @@ def test_sitemap_index_lists_children_newest_first_and_bounded() -> None:
                                "https://news.example.org/sitemap-2019.xml",
                                "https://news.example.org/sitemap-undated.xml"]
     assert parse_sitemap_index(body, SITEMAP_URL, max_children=2) == parsed.children[:2]
-    assert parse_news_sitemap(body, SOURCE, SITEMAP_URL).entries == []
+    assert _parse_news(body, SOURCE, SITEMAP_URL).entries == []
     many = ("<sitemapindex>" + "".join(f"<sitemap><loc>https://n.example/{i}.xml</loc></sitemap>"
                                        for i in range(500)) + "</sitemapindex>").encode()
     assert len(parse_sitemap_index(many, SITEMAP_URL)) == 50
@@ -131,11 +135,11 @@ def test_billion_laughs_sitemap_is_refused_quickly() -> None:
     body = (f'<?xml version="1.0"?><!DOCTYPE urlset [{"".join(ents)}]><urlset><url><loc>https://e.org/&l9;</loc>'
             "</url></urlset>").encode()
     started = time.monotonic()
-    parsed = parse_news_sitemap(body, SOURCE, SITEMAP_URL, include_plain=True)
+    parsed = _parse_news(body, SOURCE, SITEMAP_URL, include_plain=True)
     assert time.monotonic() - started < 3
     assert parsed.entries == [] and [r.reason for r in parsed.rejects] == ["unsafe_xml"]
 
 
 def test_broken_sitemap_keeps_what_can_be_read() -> None:
     body = _urlset(_news("https://news.example.org/ok")).replace(b"</urlset>", b"<url><loc>https://news.exa")
-    assert [e.link for e in parse_news_sitemap(body, SOURCE, SITEMAP_URL).entries] == ["https://news.example.org/ok"]
+    assert [e.link for e in _parse_news(body, SOURCE, SITEMAP_URL).entries] == ["https://news.example.org/ok"]
