@@ -6,8 +6,9 @@ Plain functions over a fetcher and a robots policy, so the whole decision is tes
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from pipeline.config import PollingConfig
 from pipeline.feeds import ParsedFeed, parse_feed
@@ -56,6 +57,13 @@ def _parse(http: HttpFetcher, source: FeedSource, res: FetchResult, max_children
     return ParsedFeed(None, entries, rejects)
 
 
+ROBOTS_TTL = timedelta(days=1)  # RFC 9309 §2.4: a robots.txt may be cached for up to 24 hours
+
+
+def _robots_known_ok(state: FeedState, now: datetime) -> bool:
+    return state.robots_allowed_at is not None and now - state.robots_allowed_at < ROBOTS_TTL
+
+
 def poll_feed(http: HttpFetcher, robots: RobotsPolicy | None, source: FeedSource, state: FeedState,
               polling: PollingConfig, now: datetime | None = None) -> PollOutcome:
     """Poll `source` once; never raises. A 304 produces nothing but a new schedule."""
@@ -67,10 +75,16 @@ def poll_feed(http: HttpFetcher, robots: RobotsPolicy | None, source: FeedSource
         return PollOutcome(after_failure(state, now, reason, retry_after, params), "failed",
                            rejects=[Reject(source.url, None, "poll", reason, status, detail)])
 
-    if robots is not None and source.check_robots and not robots.permits(
-            source.url, http.cfg.user_agent, trusted=True):
-        reason, detail = robots.refusal(source.url, trusted=True)
-        return failed(reason, detail=f"{detail} (check_robots: false if the publisher allows this feed)")
+    if robots is not None and source.check_robots:
+        if _robots_known_ok(state, now):  # asked within the day: a re-poll costs one request, not two
+            if state.crawl_delay_s:
+                http.set_host_delay(urlsplit(source.url).hostname or "", state.crawl_delay_s)
+        elif robots.permits(source.url, http.cfg.user_agent, trusted=True):
+            state = replace(state, robots_allowed_at=now,
+                            crawl_delay_s=robots.crawl_delay(source.url, http.cfg.user_agent, trusted=True))
+        else:
+            reason, detail = robots.refusal(source.url, trusted=True)
+            return failed(reason, detail=f"{detail} (check_robots: false if the publisher allows this feed)")
     res = http.get(source.url, trusted=True, accept=FEED_ACCEPT, headers=conditional_headers(state))
     if res.status == 304:
         return PollOutcome(after_not_modified(state, now, res.headers, params), "not_modified")

@@ -87,6 +87,8 @@ class FeedState:
     ttl_minutes: int | None = None  # RSS <ttl> from the last full response
     schedule_reason: str | None = None  # which term set next_due_at: adaptive, default, ttl,
     # http-cache, min, max, backoff, retry-after
+    robots_allowed_at: datetime | None = None  # when robots.txt last allowed this feed
+    crawl_delay_s: float | None = None  # the Crawl-delay its host asked for then
 
     @property
     def items_per_day(self) -> float | None:
@@ -107,7 +109,7 @@ class FeedState:
         """Inverse of `to_dict`; unknown keys are ignored so older/newer stores stay readable."""
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        for key in ("last_polled_at", "last_success_at", "last_error_at", "next_due_at"):
+        for key in ("last_polled_at", "last_success_at", "last_error_at", "next_due_at", "robots_allowed_at"):
             if isinstance(values.get(key), str):
                 values[key] = datetime.fromisoformat(values[key])
         values["recent_entry_times"] = tuple(
