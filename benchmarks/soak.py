@@ -80,7 +80,8 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--tick", type=float, default=60)
     ap.add_argument("--feeds", type=int, default=20)
-    ap.add_argument("--entry-every", type=float, default=120, help="seconds between new entries per feed")
+    ap.add_argument("--entry-every", type=float, default=97,
+                    help="seconds between new entries per feed (not a tick multiple: every phase)")
     ap.add_argument("--json", help="write the results here too")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="soak-"))
