@@ -1,4 +1,5 @@
-"""Merging a feed entry and its page into one `Article`, and enriching it. Pure: tested without Beam.
+"""Merging a feed entry and its page into one `Article`, analysing and stamping it. Pure: tested
+without Beam.
 
 Each field takes the best source available (page metadata first, the feed entry second), and the
 row says where the body and the date came from (`body_source`, `date_source`).
@@ -75,12 +76,13 @@ def merge_article(entry: FeedEntry, page_url: str, extracted: Extracted | None,
         http_status=http_status,
         extractor=EXTRACTOR if extracted else "feed",
         has_paywall=None if ex.accessible_for_free is None else not ex.accessible_for_free,
-        language=entry.language_hint or "und",  # the feed's hint, until enrich_article decides
+        language=entry.language_hint or "und",  # the feed's hint, until analyze() decides
     )
 
 
-def enrich_article(article: Article, run_id: str) -> Article:
-    """Language, counts and run provenance; the feed's language hint settles short, ambiguous text."""
+def analyze(article: Article) -> Article:
+    """Language, script, counts and keywords: CPU work that runs beside extraction, on every core.
+    The feed's language hint settles short, ambiguous text."""
     sample = " ".join(t for t in (article.title, (article.body or "")[:3000]) if t)
     hint = article.language if article.language != "und" else None
     guess = detect_language(sample, hint=hint)
@@ -95,6 +97,9 @@ def enrich_article(article: Article, run_id: str) -> Article:
         word_count=words,
         keywords=keywords(article.title, article.body, guess.language),
         char_count=len(body),
-        run_id=run_id,
-        ingest_date=(article.fetched_at or utc_now()).date().isoformat(),
     )
+
+
+def stamp(article: Article, run_id: str) -> Article:
+    """Run provenance, added once an article has survived deduplication."""
+    return replace(article, run_id=run_id, ingest_date=(article.fetched_at or utc_now()).date().isoformat())

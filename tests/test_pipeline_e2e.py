@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,9 @@ from conftest import query
 from pipeline.demo import demo_config
 from pipeline.demo_server import FixtureServer
 from pipeline.pipeline import run_batch
+from pipeline.transforms import extract
+
+_REAL_BUILD = extract._build
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +95,29 @@ def test_links_to_private_addresses_are_refused_by_default(tmp_path: Path) -> No
     # Nothing is lost: every entry still becomes a row, from the feed's own text.
     assert query(tmp_path, "SELECT DISTINCT body_source FROM t") == [("feed",)]
     assert summary.counters["articles_written"] > 10
+
+
+def test_a_dying_extraction_process_costs_its_pages_not_the_run(tmp_path: Path) -> None:
+    """A page that kills its extraction process (here: the process exits) ends as a reject with the
+    feed's text, as do the other pages in flight in that pool at that moment (at most 4 per
+    process); the run completes and later pages get a fresh pool."""
+    from pipeline.demo_server import DEMO_DIR
+
+    with FixtureServer(DEMO_DIR / "site") as server:
+        cfg = demo_config(server.base, str(tmp_path))
+        cfg = cfg.model_copy(update={"extract": cfg.extract.model_copy(update={"processes": 2})})
+        try:
+            extract._build = _die_on_comet
+            summary = run_batch(cfg)
+        finally:
+            extract._build = _REAL_BUILD
+    rejects = query(tmp_path, "SELECT reason, detail FROM t WHERE url LIKE '%comet%'", dataset="rejects")
+    assert [r[0] for r in rejects] == ["extract_error"] and "process died" in rejects[0][1]
+    assert query(tmp_path, "SELECT body_source FROM t WHERE url LIKE '%comet%'") == [("feed",)]
+    assert summary.counters["articles_written"] == 16
+
+
+def _die_on_comet(page):
+    if "comet" in page.final_url:
+        os._exit(1)
+    return _REAL_BUILD(page)

@@ -1,10 +1,14 @@
-"""Enrich: language, counts and run provenance for each article that survived deduplication."""
+"""Enrich: run provenance for each article that survived deduplication.
+
+The per-article analysis (language, script, counts, keywords) is CPU work, so it runs in the
+extraction pool beside trafilatura (`pipeline.transforms.extract`), on every core.
+"""
 
 from __future__ import annotations
 
 import apache_beam as beam
 
-from pipeline.article import enrich_article
+from pipeline.article import stamp
 
 
 class Enrich(beam.PTransform):
@@ -13,4 +17,4 @@ class Enrich(beam.PTransform):
         self.run_id = run_id
 
     def expand(self, articles: beam.PCollection) -> beam.PCollection:
-        return articles | "Enrich" >> beam.Map(enrich_article, run_id=self.run_id)
+        return articles | "Enrich" >> beam.Map(stamp, run_id=self.run_id)

@@ -1,7 +1,9 @@
-"""ExtractArticles: pages in, articles out. A page with no usable text falls back to the feed entry.
+"""ExtractArticles: pages in, analysed articles out. A page with no usable text falls back to the
+feed entry.
 
-Extraction is the CPU-bound heart of the pipeline, and Python threads cannot share it out, so
-pages are extracted on a pool of processes (`extract.processes`, one per core by default; 1 keeps
+Extraction (and the per-article analysis that follows it: language, counts, keywords) is the
+CPU-bound heart of the pipeline, and Python threads cannot share it out, so pages are built into
+articles on a pool of processes (`extract.processes`, one per core by default; 1 keeps
 it in the worker, e.g. when the runner already runs one worker per core).
 """
 
@@ -11,25 +13,31 @@ import multiprocessing
 import os
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 
-from pipeline.article import merge_article
+from pipeline.article import analyze, merge_article
 from pipeline.extract import extract_page
-from pipeline.records import Extracted, Page, Reject
+from pipeline.records import Article, Extracted, Page, Reject
 from pipeline.transforms.http_batch import REJECTS
 
 _IN_FLIGHT_PER_PROCESS = 4  # pages queued per pool process: keeps it busy, bounds memory
 
 
-def _extract(job: tuple[str, str]) -> tuple[Extracted | None, str | None]:
-    """Runs in a pool process: an exception there comes back as a value, not a broken pool."""
-    try:
-        return extract_page(*job), None
-    except Exception as err:  # a parser bug on one page must not end the run
-        return None, f"{type(err).__name__}: {err}"[:500]
+def _build(page: Page) -> tuple[Article, Extracted | None, str | None]:
+    """Page to analysed article; runs in a pool process. A parser bug on one page comes back as a
+    value (the article then falls back to the feed's text), never as a broken pool or run."""
+    extracted, error = None, None
+    if page.html is not None:
+        try:
+            extracted = extract_page(page.html, page.final_url)
+        except Exception as err:
+            error = f"{type(err).__name__}: {err}"[:500]
+    article = merge_article(page.entry, page.final_url, extracted, page.http_status, page.fetched_at)
+    return analyze(article), extracted, error
 
 
 class _ExtractFn(beam.DoFn):
@@ -53,12 +61,12 @@ class _ExtractFn(beam.DoFn):
 
     def process(self, page: Page, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
         if page.html is None or self.processes < 2:
-            yield from self._outputs(page, _extract((page.html, page.final_url)) if page.html else (None, None))
+            yield from self._outputs(page, _build(page))
             return
         if self.pool is None:
             # spawn, not fork: this process runs gRPC and HTTP threads that fork would copy mid-flight
             self.pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
-        self.running[self.pool.submit(_extract, (page.html, page.final_url))] = (page, window, timestamp)
+        self.running[self.pool.submit(_build, page)] = (page, window, timestamp)
         yield from self._collect(block=len(self.running) >= _IN_FLIGHT_PER_PROCESS * self.processes)
 
     def finish_bundle(self):
@@ -70,14 +78,24 @@ class _ExtractFn(beam.DoFn):
             wait(self.running, return_when=FIRST_COMPLETED)
         for future in [f for f in self.running if f.done()]:
             page, window, timestamp = self.running.pop(future)
-            for out in self._outputs(page, future.result()):
+            for out in self._outputs(page, self._result(future, page)):
                 if isinstance(out, beam.pvalue.TaggedOutput):
                     yield beam.pvalue.TaggedOutput(out.tag, WindowedValue(out.value, timestamp, [window]))
                 else:
                     yield WindowedValue(out, timestamp, [window])
 
-    def _outputs(self, page: Page, result: tuple[Extracted | None, str | None]) -> Iterator:
-        extracted, error = result
+    def _result(self, future: Future, page: Page) -> tuple[Article, Extracted | None, str | None]:
+        """The pool's answer; if a pool process died (killed, or crashed on a page), the pages it
+        held fall back to their feed text with a reject, and the next page starts a new pool."""
+        try:
+            return future.result()
+        except BrokenProcessPool as err:
+            self.pool = None
+            article = analyze(merge_article(page.entry, page.final_url, None, page.http_status, page.fetched_at))
+            return article, None, f"extraction process died: {err}"[:500]
+
+    def _outputs(self, page: Page, result: tuple[Article, Extracted | None, str | None]) -> Iterator:
+        article, extracted, error = result
         if error:
             yield beam.pvalue.TaggedOutput(REJECTS, Reject(
                 page.entry.link, page.entry.feed_url, "extract", "extract_error", page.http_status, error))
@@ -86,7 +104,7 @@ class _ExtractFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(REJECTS, Reject(
                 page.entry.link, page.entry.feed_url, "extract", "no_article_text", page.http_status,
                 "no article text found on the page; body taken from the feed"))
-        yield merge_article(page.entry, page.final_url, extracted, page.http_status, page.fetched_at)
+        yield article
 
 
 class ExtractArticles(beam.PTransform):
