@@ -98,28 +98,44 @@ class IngestFeeds(beam.PTransform):
              | "WriteRejects" >> WriteParquet(state.rejects_root(out.path), REJECT_SCHEMA,
                                              REJECT_PARTITIONS, run_id, out.compression,
                                              counter="rejects_written"))
+        dropped_all = (dropped, near_dropped) | "AllDropped" >> beam.Flatten()
+        _ = committed | "RecordState" >> RecordState(cfg, run_id, kept, dropped_all, polled[FEED_STATES],
+                                                     marked[SIGNATURES])
 
-        _ = marked[SIGNATURES] | "WriteSignatures" >> WriteParquet(
-            state.signatures_root(cfg.state_path), state.SIGNATURE_SCHEMA, ("ingest_date",), run_id,
-            out.compression, counter="signatures_written", after=committed)
-        written = (kept | "ByFeed" >> beam.Map(lambda a: (a.feed_url, 1)).with_output_types(tuple[str, int])
+
+class RecordState(beam.PTransform):
+    """What the next tick or run needs, written only after the articles it vouches for (`committed`):
+    seen keys, each polled feed's state with the articles it yielded, near-duplicate signatures."""
+
+    def __init__(self, config: Config, run_id: str, kept: beam.PCollection, dropped: beam.PCollection,
+                 feed_states: beam.PCollection, signatures: beam.PCollection):
+        super().__init__()
+        self.config, self.run_id = config, run_id
+        self.kept, self.dropped, self.feed_states, self.signatures = kept, dropped, feed_states, signatures
+
+    def expand(self, committed: beam.PCollection) -> None:
+        cfg, run_id, compression = self.config, self.run_id, self.config.output.compression
+
+        def write(root: str, schema, partition_by: tuple[str, ...], counter: str) -> WriteParquet:
+            return WriteParquet(root, schema, partition_by, run_id, compression, counter=counter, after=committed)
+
+        _ = self.signatures | "WriteSignatures" >> write(
+            state.signatures_root(cfg.state_path), state.SIGNATURE_SCHEMA, ("ingest_date",), "signatures_written")
+        written = (self.kept
+                   | "ByFeed" >> beam.Map(lambda a: (a.feed_url, 1)).with_output_types(tuple[str, int])
                    | "WrittenPerFeed" >> beam.CombinePerKey(sum))
-        states = polled[FEED_STATES] | "StateByFeed" >> beam.Map(
+        states = self.feed_states | "StateByFeed" >> beam.Map(
             lambda s: (s.feed_url, s)).with_output_types(tuple[str, FeedState])
         _ = ({"state": states, "written": written} | "FeedHealth" >> beam.CoGroupByKey()
              | "CountWritten" >> beam.FlatMapTuple(_with_written)
              | "FeedStateRows" >> beam.Map(state.feed_state_row, run_id=run_id)
-             | "WriteFeedStates" >> WriteParquet(state.feeds_root(cfg.state_path), state.FEED_STATE_SCHEMA, (),
-                                                run_id, out.compression, counter="feed_states_written",
-                                                after=committed))
-
-        kept_keys = kept | "KeptKeys" >> beam.FlatMap(remembered_keys, dropped=False)
-        dropped_keys = ((dropped, near_dropped) | "AllDropped" >> beam.Flatten()
-                        | "DroppedKeys" >> beam.FlatMap(remembered_keys, dropped=True))
+             | "WriteFeedStates" >> write(state.feeds_root(cfg.state_path), state.FEED_STATE_SCHEMA, (),
+                                          "feed_states_written"))
+        kept_keys = self.kept | "KeptKeys" >> beam.FlatMap(remembered_keys, dropped=False)
+        dropped_keys = self.dropped | "DroppedKeys" >> beam.FlatMap(remembered_keys, dropped=True)
         _ = ((kept_keys, dropped_keys) | "NewKeys" >> beam.Flatten()
              | "SeenRows" >> beam.MapTuple(lambda kind, key: {"kind": kind, "key": key, "run_id": run_id})
-             | "WriteSeen" >> WriteParquet(state.seen_root(cfg.state_path), state.SEEN_SCHEMA, (), run_id,
-                                          out.compression, counter="seen_keys_written", after=committed))
+             | "WriteSeen" >> write(state.seen_root(cfg.state_path), state.SEEN_SCHEMA, (), "seen_keys_written"))
 
 
 @dataclass(frozen=True)
