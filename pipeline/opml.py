@@ -32,8 +32,8 @@ from lxml import etree
 from pydantic import ValidationError
 
 from pipeline.config import Config, ConfigError, FeedConfig, HttpConfig
-from pipeline.feeds import safe_xml_root
 from pipeline.io.http import HttpFetcher
+from pipeline.xmlsafe import safe_xml_root
 
 MAX_FEEDS = 10_000
 _MAX_DEPTH = 64

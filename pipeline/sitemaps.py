@@ -30,9 +30,10 @@ from datetime import datetime
 from lxml import etree
 
 from pipeline.dates import clamp_future, to_utc
-from pipeline.feeds import ParsedFeed, UnsafeXml, safe_xml_root
+from pipeline.feeds import ParsedFeed
 from pipeline.records import FeedEntry, FeedSource, Reject, utc_now
 from pipeline.urls import canonicalize_url, domain_of, resolve, url_key
+from pipeline.xmlsafe import UnsafeXml, safe_xml_root
 
 NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
 MAX_URLS = 50_000  # the sitemaps.org limit per file

@@ -10,8 +10,9 @@ from email.utils import format_datetime
 import pytest
 
 from pipeline.demo_server import DEMO_DIR
-from pipeline.feeds import ParsedFeed, parse_feed, safe_xml_root, xml_hazard
+from pipeline.feeds import ParsedFeed, parse_feed
 from pipeline.records import FeedSource
+from pipeline.xmlsafe import safe_xml_root, xml_hazard
 
 FEED_URL = "https://news.example.org/feeds/main.xml"
 SOURCE = FeedSource(FEED_URL, tags=("test",))
