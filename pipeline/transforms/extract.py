@@ -51,10 +51,12 @@ class _ExtractFn(beam.DoFn):
 
     def setup(self) -> None:
         self.pool: ProcessPoolExecutor | None = None
+        self.solo: ProcessPoolExecutor | None = None  # retries pages a dying pool took down
 
     def teardown(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
+        for pool in (self.pool, self.solo):
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
 
     def start_bundle(self) -> None:
         self.running: dict[Future, tuple] = {}
@@ -63,11 +65,19 @@ class _ExtractFn(beam.DoFn):
         if page.html is None or self.processes < 2:
             yield from self._outputs(page, _build(page))
             return
+        try:
+            future = self._pool().submit(_build, page)
+        except BrokenProcessPool:  # broke since the last page: its casualties are collected below
+            self.pool = None
+            future = self._pool().submit(_build, page)
+        self.running[future] = (page, window, timestamp)
+        yield from self._collect(block=len(self.running) >= _IN_FLIGHT_PER_PROCESS * self.processes)
+
+    def _pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
             # spawn, not fork: this process runs gRPC and HTTP threads that fork would copy mid-flight
             self.pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
-        self.running[self.pool.submit(_build, page)] = (page, window, timestamp)
-        yield from self._collect(block=len(self.running) >= _IN_FLIGHT_PER_PROCESS * self.processes)
+        return self.pool
 
     def finish_bundle(self):
         while self.running:
@@ -85,14 +95,24 @@ class _ExtractFn(beam.DoFn):
                     yield WindowedValue(out, timestamp, [window])
 
     def _result(self, future: Future, page: Page) -> tuple[Article, Extracted | None, str | None]:
-        """The pool's answer; if a pool process died (killed, or crashed on a page), the pages it
-        held fall back to their feed text with a reject, and the next page starts a new pool."""
+        """The pool's answer. A pool whose process died (killed, or crashed on a page) fails every
+        page it held: those are retried one at a time in a one-process pool, so only the page that
+        kills its process again is lost, and it falls back to its feed text with a reject."""
         try:
             return future.result()
-        except BrokenProcessPool as err:
+        except BrokenProcessPool:
             self.pool = None
+        try:
+            return self._solo().submit(_build, page).result()
+        except BrokenProcessPool as err:
+            self.solo = None
             article = analyze(merge_article(page.entry, page.final_url, None, page.http_status, page.fetched_at))
             return article, None, f"extraction process died: {err}"[:500]
+
+    def _solo(self) -> ProcessPoolExecutor:
+        if self.solo is None:
+            self.solo = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        return self.solo
 
     def _outputs(self, page: Page, result: tuple[Article, Extracted | None, str | None]) -> Iterator:
         article, extracted, error = result
