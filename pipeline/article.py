@@ -61,6 +61,7 @@ def merge_article(entry: FeedEntry, page_url: str, extracted: Extracted | None,
         feed_url=entry.feed_url,
         source=entry.source,
         domain=domain_of(canonical),
+        site_name=ex.sitename,
         title=ex.title or entry.title,
         body=body,
         summary=entry.summary or ex.description,
@@ -76,7 +77,8 @@ def merge_article(entry: FeedEntry, page_url: str, extracted: Extracted | None,
         http_status=http_status,
         extractor=EXTRACTOR if extracted else "feed",
         has_paywall=None if ex.accessible_for_free is None else not ex.accessible_for_free,
-        language=entry.language_hint or "und",  # the feed's hint, until analyze() decides
+        # the feed's hint (else the page's lang attribute), until analyze() decides
+        language=entry.language_hint or (ex.language or "").split("-")[0].lower() or "und",
     )
 
 

@@ -94,6 +94,7 @@ class Article:
     feed_url: str
     source: str
     domain: str
+    site_name: str | None
     title: str | None
     body: str | None
     summary: str | None

@@ -23,6 +23,7 @@ ARTICLE_SCHEMA = pa.schema(
         _f("feed_url", pa.string(), "The feed the entry came from.", False),
         _f("source", pa.string(), "Source name: config `name`, else the feed title, else the host.", False),
         _f("domain", pa.string(), "Registered host of canonical_url, without `www.`.", False),
+        _f("site_name", pa.string(), "Site name from the page's metadata (og:site_name and similar)."),
         _f("title", pa.string(), "Headline (page metadata, else the feed entry)."),
         _f("body", pa.string(), "Article text as extracted, original characters kept."),
         _f("summary", pa.string(), "Feed entry summary, else the page's description."),
