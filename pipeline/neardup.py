@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -267,24 +267,3 @@ def cluster(members: Iterable[tuple[str, Any]], pairs: Iterable[tuple[str, str]]
 def duplicate_of(article_id: str, cluster_id: str) -> str | None:
     """The `duplicate_of` column: None for a cluster's first article, else its cluster_id."""
     return None if article_id == cluster_id else cluster_id
-
-
-def group_by_key(items: Iterable[tuple[str, bytes]], params: NearDupParams = DEFAULT,
-                 ) -> dict[str, list[tuple[str, bytes]]]:
-    """In-memory stand-in for GroupByKey over band keys (tests, benchmarks, small batches)."""
-    buckets: dict[str, list[tuple[str, bytes]]] = {}
-    for article_id, sig in items:
-        for key in band_keys(sig, params):
-            buckets.setdefault(key, []).append((article_id, sig))
-    return buckets
-
-
-def find_near_duplicates(items: Sequence[tuple[str, bytes, Any]],
-                         params: NearDupParams = DEFAULT) -> dict[str, str]:
-    """The whole candidate search in memory: (id, signature, sort_key) -> {id: cluster_id}.
-
-    Same steps as the Beam graph (band keys, buckets, per-bucket verification, union-find).
-    """
-    buckets = group_by_key(((i, s) for i, s, _ in items), params)
-    pairs = [pair for key, group in buckets.items() if len(group) > 1 for pair in verify_bucket(key, group, params)]
-    return cluster(((i, k) for i, _, k in items), pairs)

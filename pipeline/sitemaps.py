@@ -12,11 +12,11 @@ Entries follow the feed rules (`pipeline.feeds`): relative `<loc>` resolves agai
 URL, a `<url>` without a usable http(s) `<loc>` is rejected (`no_link`), a `<loc>` repeated inside
 one document is kept once, and publication dates in the future are dropped. `<url>` elements
 without `<news:news>` are ordinary sitemap entries (often years of archive) and are skipped unless
-`include_plain=True`. Documents are parsed without entity expansion (`pipeline.feeds.safe_xml_root`);
+`include_plain=True`. Documents are parsed without entity expansion (`pipeline.xmlsafe.safe_xml_root`);
 gzip-compressed sitemaps (`.xml.gz` served as a file, not as Content-Encoding) are inflated with
 an output cap.
 
-A `<sitemapindex>` yields no entries: `parse_sitemap` and `parse_sitemap_index` return its child
+A `<sitemapindex>` yields no entries: `parse_sitemap` returns its child
 sitemap URLs, newest `<lastmod>` first and at most `max_children`, for the caller to fetch.
 """
 
@@ -108,14 +108,6 @@ def parse_sitemap(body: bytes, source: FeedSource, fetched_url: str, *, include_
     if kind != "urlset":
         return failed("not_a_feed", f"root element is <{kind}>, not <urlset> or <sitemapindex>")
     return ParsedSitemap(_entries(root, source, fetched_url, include_plain), [], False)
-
-
-def parse_sitemap_index(body: bytes, fetched_url: str, *, max_children: int = MAX_CHILDREN) -> list[str]:
-    """Child sitemap URLs of a sitemap index, newest `<lastmod>` first (undated ones last, in
-    document order), absolute http(s) only, deduplicated, at most `max_children`. Anything that
-    is not a readable sitemap index gives an empty list."""
-    parsed = parse_sitemap(body, FeedSource(fetched_url), fetched_url, max_children=max_children)
-    return parsed.children
 
 
 def _children(root: etree._Element, base: str, limit: int) -> list[str]:

@@ -73,7 +73,6 @@ def test_rules_for_our_product_token(empty_site: FixtureServer, http: HttpFetche
     other = "OtherBot/2.0"
     assert not robots.allowed(url("/private/x"), other) and robots.allowed(url("/no-news/story"), other)
     assert robots.crawl_delay(url("/"), other) == 10
-    assert robots.sitemaps(url("/")) == ["https://example.org/news-sitemap.xml"]
     assert robots.allowed(url("/robots.txt"), "github")
     assert _robots_requests(empty_site) == 1 and robots.fetches == 1
 

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline import sitemaps
 from pipeline.records import FeedSource
-from pipeline.sitemaps import parse_sitemap, parse_sitemap_index
+from pipeline.sitemaps import parse_sitemap
 
 SITEMAP_URL = "https://news.example.org/sitemaps/news.xml"
 SOURCE = FeedSource(SITEMAP_URL, tags=("sitemap",))
@@ -107,11 +107,11 @@ def test_sitemap_index_lists_children_newest_first_and_bounded() -> None:
     assert parsed.children == ["https://news.example.org/sitemap-news.xml", "https://news.example.org/sitemap-2025.xml",
                                "https://news.example.org/sitemap-2019.xml",
                                "https://news.example.org/sitemap-undated.xml"]
-    assert parse_sitemap_index(body, SITEMAP_URL, max_children=2) == parsed.children[:2]
+    assert parse_sitemap(body, SOURCE, SITEMAP_URL, max_children=2).children == parsed.children[:2]
     assert _parse_news(body, SOURCE, SITEMAP_URL).entries == []
     many = ("<sitemapindex>" + "".join(f"<sitemap><loc>https://n.example/{i}.xml</loc></sitemap>"
                                        for i in range(500)) + "</sitemapindex>").encode()
-    assert len(parse_sitemap_index(many, SITEMAP_URL)) == 50
+    assert len(parse_sitemap(many, SOURCE, SITEMAP_URL).children) == 50
 
 
 @pytest.mark.parametrize(("body", "reason"), [
@@ -126,7 +126,7 @@ def test_unusable_documents_are_one_reject(body: bytes, reason: str) -> None:
     parsed = parse_sitemap(body, SOURCE, SITEMAP_URL)
     assert parsed.feed.entries == [] and parsed.children == []
     assert [r.reason for r in parsed.feed.rejects] == [reason]
-    assert parse_sitemap_index(body, SITEMAP_URL) == []
+    assert parse_sitemap(body, SOURCE, SITEMAP_URL).children == []
 
 
 @pytest.mark.timeout(20)

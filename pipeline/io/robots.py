@@ -162,13 +162,6 @@ class RobotsPolicy:
             delays.append(rate.seconds / rate.requests)
         return max(delays) if delays else None
 
-    def sitemaps(self, url: str, *, trusted: bool = False) -> list[str]:
-        """Sitemap URLs the origin's robots.txt lists (for news sitemap discovery)."""
-        if origin_of(url) is None:
-            return []
-        rules = self.rules(url, trusted=trusted)
-        return list(rules.parser.sitemaps) if rules.parser is not None else []
-
     def rules(self, url: str, *, trusted: bool = False) -> RobotsRules:
         """The cached rules for `url`'s origin, fetching robots.txt when absent or expired."""
         located = origin_of(url)
