@@ -31,7 +31,7 @@ from server import PAGE_TYPE, BenchServer
 
 from pipeline.decoding import decode_html
 
-PRESETS = {"small": (5, 10), "1k": (50, 20), "10k": (100, 100)}
+PRESETS = {"small": (5, 10), "1k": (50, 20), "10k": (100, 100), "50k": (500, 100)}
 COLUMNS = {"scenario": "scenario", "feeds": "feeds", "articles": "articles", "requests": "requests",
            "wall s": "wall_s", "cpu s": "cpu_s", "articles/s": "articles_per_s", "limit pages/s": "limit_pages_per_s",
            "ratio": "ratio", "peak RSS MB": "peak_rss_mb", "bytes/article": "bytes_per_article"}  # header: key
@@ -39,7 +39,8 @@ COLUMNS = {"scenario": "scenario", "feeds": "feeds", "articles": "articles", "re
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--preset", choices=PRESETS, help="small = 5x10, 1k = 50x20, 10k = 100x100 (feeds x articles)")
+    p.add_argument("--preset", choices=PRESETS,
+                   help="small = 5x10, 1k = 50x20, 10k = 100x100, 50k = 500x100 (feeds x articles)")
     p.add_argument("--feeds", type=int, help="number of feeds (overrides the preset)")
     p.add_argument("--articles-per-feed", type=int, help="entries per feed (overrides the preset)")
     p.add_argument("--seed", type=int, default=1)
@@ -54,6 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--repoll-304", choices=("conditional", "always"), default="conditional",
                    help="on the re-poll, answer 304 only to matching conditional requests, or to every feed request")
     p.add_argument("--processes", type=int, default=os.cpu_count(), help="worker processes for the limit")
+    p.add_argument("--limit-pages", type=int, help="measure the limit on an even sample of this many pages")
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--serve", action="store_true", help="only serve the corpus and print the config, until Ctrl-C")
     p.add_argument("--keep", type=Path, help="keep the config and output in this folder instead of a temp one")
@@ -180,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.serve:
                 return serve_until_interrupted(config)
             results = run_scenarios(args, server, config, work)
-    items = [(decode_html(body, PAGE_TYPE)[0], url) for url, body in pages.items()]
+    sample = list(pages.items())
+    if args.limit_pages and args.limit_pages < len(sample):
+        sample = sample[::len(sample) // args.limit_pages][:args.limit_pages]
+    items = [(decode_html(body, PAGE_TYPE)[0], url) for url, body in sample]
     limit = extraction_limit(items, args.processes)  # after the server's threads are gone: the pool forks
     for r in results:
         r["limit_pages_per_s"] = limit["pages_per_s"]

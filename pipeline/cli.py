@@ -114,6 +114,10 @@ def _print_summary(summary: RunSummary) -> None:
           f"{c['articles_written']} articles written, {c['already_seen']} already seen, "
           f"{c['duplicates_dropped']} duplicates dropped, {c['near_duplicates']} near-duplicates, "
           f"{c['rejects_written']} rejects recorded")
+    if summary.runs > 1:
+        print(f"  the backlog took {summary.runs} runs (polling.max_entries_per_run)")
+    if c["entries_deferred"]:
+        print(f"  {c['entries_deferred']} new entries wait for the next run")
     for feed in summary.failing_feeds:
         print(f"  failing: {feed.feed_url}: {feed.last_error} ({feed.consecutive_failures} in a row, "
               f"next try {feed.next_due_at:%Y-%m-%d %H:%M} UTC)")

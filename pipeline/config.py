@@ -70,6 +70,10 @@ class PollingConfig(_Strict):
     jitter: float = Field(default=0.1, ge=0, le=1)
     respect_robots: bool = True
     sitemap_max_children: int = Field(default=50, ge=0, description="Child sitemaps read from an index.")
+    max_entries_per_run: int = Field(
+        default=5_000, ge=0,
+        description="New entries fetched per run; the rest wait for the next run, which a batch run starts "
+                    "at once (bounds memory on the local runner). 0: no limit.")
 
     def schedule_params(self) -> ScheduleParams:
         return ScheduleParams(

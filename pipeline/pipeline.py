@@ -1,6 +1,6 @@
 """The whole flow on one screen, and how a batch run is launched.
 
-    ticks | DueFeeds | PollFeeds | SkipSeenLinks | FetchArticles | ExtractArticles
+    ticks | DueFeeds | PollFeeds | SkipSeenLinks | LimitBacklog | FetchArticles | ExtractArticles
           | DropDuplicateArticles | Enrich | MarkNearDuplicates | WriteParquet
                                               (+ rejects, seen keys, signatures, feed states)
 
@@ -13,6 +13,7 @@ What earlier ticks wrote is read from the output store at each tick; state that 
 from __future__ import annotations
 
 import dataclasses
+import math
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -26,6 +27,7 @@ from pipeline.io.parquet import absolute, ensure_writable
 from pipeline.records import FeedSource, Reject, utc_now
 from pipeline.schedule import FeedState
 from pipeline.schema import ARTICLE_SCHEMA, REJECT_PARTITIONS, REJECT_SCHEMA
+from pipeline.transforms.backlog import LimitBacklog
 from pipeline.transforms.dedup import (
     DropDuplicateArticles,
     LoadSeenKeys,
@@ -43,8 +45,8 @@ from pipeline.transforms.write import WriteParquet
 # In-process and needs no download; plain DirectRunner first tries to fetch the Prism binary.
 DEFAULT_RUNNER = "FnApiRunner"
 COUNTERS = ("feeds_not_due", "feeds_polled", "feeds_not_modified", "feeds_failed", "feed_entries",
-            "pages_fetched", "pages_failed", "pages_without_text", "already_seen", "duplicates_dropped",
-            "near_duplicates", "articles_written", "rejects_written")
+            "entries_deferred", "pages_fetched", "pages_failed", "pages_without_text", "already_seen",
+            "duplicates_dropped", "near_duplicates", "articles_written", "rejects_written")
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -57,8 +59,15 @@ def feed_sources(config: Config) -> list[FeedSource]:
 
 
 def _with_written(_: str, groups: dict) -> list[FeedState]:
+    """A feed with entries left for the next run is due again at once, and polled in full (no
+    validators: a 304 would hide the entries still waiting)."""
     written = sum(groups["written"])
-    return [replace(s, articles_written_total=s.articles_written_total + written) for s in groups["state"]]
+    deferred = any(True for _ in groups["deferred"])
+    states = [replace(s, articles_written_total=s.articles_written_total + written) for s in groups["state"]]
+    if deferred:
+        states = [replace(s, etag=None, last_modified=None, next_due_at=utc_now(), schedule_reason="backlog")
+                  for s in states]
+    return states
 
 
 def _reject_row(reject: Reject, run_id: str) -> dict:
@@ -79,7 +88,8 @@ class IngestFeeds(beam.PTransform):
 
         polled = due | "PollFeeds" >> PollFeeds(cfg.http, cfg.polling)
         entries = polled.entries | "SkipSeenLinks" >> SkipSeenLinks(seen[state.URL])
-        pages = entries.unique | "FetchArticles" >> FetchArticles(cfg.http, cfg.polling.respect_robots)
+        taken, deferred = entries.unique | "LimitBacklog" >> LimitBacklog(cfg.polling.max_entries_per_run)
+        pages = taken | "FetchArticles" >> FetchArticles(cfg.http, cfg.polling.respect_robots)
         articles = pages.pages | "ExtractArticles" >> ExtractArticles(cfg.extract.processes)
         unique, dropped = articles.articles | "Deduplicate" >> DropDuplicateArticles(
             seen[state.URL], seen[state.CONTENT])
@@ -100,7 +110,7 @@ class IngestFeeds(beam.PTransform):
                                              counter="rejects_written"))
         dropped_all = (dropped, near_dropped) | "AllDropped" >> beam.Flatten()
         _ = committed | "RecordState" >> RecordState(cfg, run_id, kept, dropped_all, polled[FEED_STATES],
-                                                     marked[SIGNATURES])
+                                                     deferred, marked[SIGNATURES])
 
 
 class RecordState(beam.PTransform):
@@ -108,10 +118,11 @@ class RecordState(beam.PTransform):
     seen keys, each polled feed's state with the articles it yielded, near-duplicate signatures."""
 
     def __init__(self, config: Config, run_id: str, kept: beam.PCollection, dropped: beam.PCollection,
-                 feed_states: beam.PCollection, signatures: beam.PCollection):
+                 feed_states: beam.PCollection, deferred: beam.PCollection, signatures: beam.PCollection):
         super().__init__()
         self.config, self.run_id = config, run_id
         self.kept, self.dropped, self.feed_states, self.signatures = kept, dropped, feed_states, signatures
+        self.deferred = deferred
 
     def expand(self, committed: beam.PCollection) -> None:
         cfg, run_id, compression = self.config, self.run_id, self.config.output.compression
@@ -126,7 +137,9 @@ class RecordState(beam.PTransform):
                    | "WrittenPerFeed" >> beam.CombinePerKey(sum))
         states = self.feed_states | "StateByFeed" >> beam.Map(
             lambda s: (s.feed_url, s)).with_output_types(tuple[str, FeedState])
-        _ = ({"state": states, "written": written} | "FeedHealth" >> beam.CoGroupByKey()
+        waiting = self.deferred | "DeferredByFeed" >> beam.Map(
+            lambda e: (e.feed_url, 1)).with_output_types(tuple[str, int])
+        _ = ({"state": states, "written": written, "deferred": waiting} | "FeedHealth" >> beam.CoGroupByKey()
              | "CountWritten" >> beam.FlatMapTuple(_with_written)
              | "FeedStateRows" >> beam.Map(state.feed_state_row, run_id=run_id)
              | "WriteFeedStates" >> write(state.feeds_root(cfg.state_path), state.FEED_STATE_SCHEMA, (),
@@ -140,9 +153,10 @@ class RecordState(beam.PTransform):
 
 @dataclass(frozen=True)
 class RunSummary:
-    run_id: str
+    run_id: str  # the first run's, when a backlog took several
     counters: dict[str, int]
     failing_feeds: list[FeedState] = field(default_factory=list)
+    runs: int = 1
 
 
 def pipeline_options(beam_args: list[str]) -> PipelineOptions:
@@ -161,8 +175,8 @@ def prepared(config: Config) -> Config:
     return config
 
 
-def run_batch(config: Config, beam_args: list[str] | None = None, run_id: str | None = None) -> RunSummary:
-    """Poll every feed once, write what is new, and return the run's counters."""
+def run_once(config: Config, beam_args: list[str] | None = None, run_id: str | None = None) -> RunSummary:
+    """One run of the graph: poll the due feeds once, write what is new (up to the backlog limit)."""
     run_id = run_id or new_run_id()
     config = prepared(config)
     p = beam.Pipeline(options=pipeline_options(beam_args or []))
@@ -179,3 +193,20 @@ def run_batch(config: Config, beam_args: list[str] | None = None, run_id: str | 
     failing = [s for s in state.read_feed_states(config.state_path).values()
                if s.feed_url in feeds and s.consecutive_failures]
     return RunSummary(run_id, counters, failing)
+
+
+def run_batch(config: Config, beam_args: list[str] | None = None, run_id: str | None = None) -> RunSummary:
+    """Poll every due feed, write what is new, and return the counters. A backlog larger than
+    `polling.max_entries_per_run` is worked off by further runs, one after another."""
+    summary = run_once(config, beam_args, run_id)
+    limit = config.polling.max_entries_per_run
+    # every run takes `limit` entries on: the bound only stops a feed that grows as fast as it is read
+    runs_left = math.ceil(summary.counters["entries_deferred"] / limit) + 1 if limit else 0
+    while summary.counters["entries_deferred"] and runs_left:
+        more = run_once(config, beam_args)
+        counters = {k: summary.counters.get(k, 0) + more.counters.get(k, 0)
+                    for k in summary.counters.keys() | more.counters.keys()}
+        counters["entries_deferred"] = more.counters["entries_deferred"]
+        summary = RunSummary(summary.run_id, counters, more.failing_feeds, summary.runs + 1)
+        runs_left -= 1
+    return summary

@@ -29,7 +29,7 @@ from apache_beam.transforms.periodicsequence import PeriodicImpulse
 from apache_beam.utils.timestamp import MAX_TIMESTAMP
 
 from pipeline.config import Config
-from pipeline.pipeline import IngestFeeds, new_run_id, pipeline_options, prepared, run_batch
+from pipeline.pipeline import IngestFeeds, new_run_id, pipeline_options, prepared, run_once
 
 LOCAL_RUNNERS = {"FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner"}
 
@@ -73,7 +73,7 @@ def run_local(config: Config, beam_args: list[str], stop_after_s: float | None,
     try:
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
             started = time.monotonic()
-            result = run_batch(config, beam_args)
+            result = run_once(config, beam_args)
             summary.ticks += 1
             summary.counters.update(result.counters)
             recent.update(result.counters)

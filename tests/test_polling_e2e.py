@@ -82,6 +82,32 @@ def test_disallowed_paths_get_zero_requests(tmp_path: Path) -> None:
     assert sorted(query(tmp_path / "out", "SELECT body_source FROM t")) == [("feed",), ("page",)]
 
 
+def test_a_backlog_above_the_limit_is_worked_off_in_several_runs_each_entry_once(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    sizes = {"a": 5, "b": 3, "c": 1}
+    with FixtureServer(site) as server:
+        for feed, n in sizes.items():
+            items = [(f"Story {feed}{i}", f"/{feed}/{i}.html") for i in range(n)]
+            (site / f"{feed}.xml").write_text(_rss(server.base, items))
+            (site / feed).mkdir()
+            for i in range(n):
+                words = " ".join(f"{feed}{i}w{k}" for k in range(60))
+                (site / feed / f"{i}.html").write_text(PAGE.replace("</p>", f" {words}</p>").format(t=f"{feed}{i}"))
+        cfg = _config(server, tmp_path / "out", [f"{f}.xml" for f in sizes], max_entries_per_run=4)
+        first = run_batch(cfg)
+        page_requests = [p for p in server.requests if p.endswith(".html")]
+        server.requests.clear()
+        eager = cfg.model_copy(update={"polling": cfg.polling.model_copy(update={"respect_schedule": False})})
+        again = run_batch(eager)
+    assert first.runs == 3 and first.counters["articles_written"] == 9 and first.counters["entries_deferred"] == 0
+    assert sorted(page_requests) == sorted(set(page_requests)) and len(page_requests) == 9
+    assert query(tmp_path / "out", "SELECT count(*), count(DISTINCT url), count(DISTINCT run_id) FROM t") == [(9, 9, 3)]
+    states = read_feed_states(cfg.state_path)
+    assert all(s.etag and s.articles_written_total == sizes[s.feed_url[-5]] for s in states.values())
+    assert again.counters["feeds_not_modified"] == 3 and sorted(server.requests) == ["/a.xml", "/b.xml", "/c.xml"]
+
+
 def test_failing_feed_backs_off_honours_retry_after_and_recovers(tmp_path: Path) -> None:
     with FixtureServer(tmp_path) as server:
         server.routes["/feed.xml"] = lambda h: send(h, 429, b"slow down", "text/plain", {"Retry-After": "7200"})

@@ -1,0 +1,68 @@
+"""LimitBacklog: at most `polling.max_entries_per_run` new entries go on to be fetched per run.
+
+The local runner holds every stage's output in memory until the stage ends, so a first run over
+hundreds of feeds (or a large sitemap) would need memory in proportion to its backlog. Capping the
+entries per run bounds it: the rest are deferred, their feeds are recorded as due again at once,
+without validators (so the next poll gets the whole feed back), and `run_batch` runs again until
+nothing is deferred. Entries are taken newest first, round-robin over feeds, so every source
+moves forward and many hosts share the fetching.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from pipeline.records import FeedEntry
+
+DEFERRED = "deferred"
+
+
+def _newest_first(entry: FeedEntry) -> tuple:
+    return (entry.published_at is None, -(entry.published_at.timestamp() if entry.published_at else 0), entry.link)
+
+
+def split_backlog(entries: Iterable[FeedEntry], limit: int) -> tuple[list[FeedEntry], list[FeedEntry]]:
+    """(taken, deferred): each feed's entries newest first, then round-robin over feeds."""
+    by_feed: defaultdict[str, list[FeedEntry]] = defaultdict(list)
+    for entry in entries:
+        by_feed[entry.feed_url].append(entry)
+    ranked = sorted((rank, feed, entry)
+                    for feed, items in by_feed.items()
+                    for rank, entry in enumerate(sorted(items, key=_newest_first)))
+    ordered = [entry for _, _, entry in ranked]
+    return ordered[:limit], ordered[limit:]
+
+
+class _Take(beam.DoFn):
+    deferred = Metrics.counter("news_ingest", "entries_deferred")
+
+    def __init__(self, limit: int):
+        self.limit = limit
+
+    def process(self, element: tuple[str, Iterable[FeedEntry]]):
+        taken, deferred = split_backlog(element[1], self.limit)
+        yield from taken
+        self.deferred.inc(len(deferred))
+        for entry in deferred:
+            yield beam.pvalue.TaggedOutput(DEFERRED, entry)
+
+
+class LimitBacklog(beam.PTransform):
+    """New entries in; at most `limit` per window out (0: all), and the deferred rest."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+
+    def expand(self, entries: beam.PCollection) -> beam.pvalue.DoOutputsTuple | tuple:
+        if not self.limit:
+            return entries, entries | "NoneDeferred" >> beam.FlatMap(lambda _: ())
+        taken = (entries
+                 | "OneKey" >> beam.Map(lambda e: ("all", e)).with_output_types(tuple[str, FeedEntry])
+                 | "Together" >> beam.GroupByKey()
+                 | "Take" >> beam.ParDo(_Take(self.limit)).with_outputs(DEFERRED, main="taken"))
+        return taken.taken, taken[DEFERRED]
