@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--serve-only", action="store_true", help="only serve the demo site, until Ctrl-C")
     compact = sub.add_parser("compact", help="merge each partition's small files, dropping repeated rows")
     compact.add_argument("--output", required=True, help="dataset root (the run's output.path)")
+    compact.add_argument("--state", help="state folder or URI whose seen-key folders are merged too "
+                                         "(default: <output>/_state)")
     compact.add_argument("--partition", action="append", default=[], metavar="KEY=VALUE",
                          help="only partitions with this value, e.g. ingest_date=2026-11-29 (repeatable)")
     compact.add_argument("--min-age", type=parse_duration, default=600.0, metavar="DURATION",
@@ -103,6 +105,7 @@ def _compact(args: argparse.Namespace) -> int:
         for done in compact(root, key, tag, wanted, args.min_age):
             print(f"{root}/{done.partition}: {done.files_in} files, {done.rows_in} rows -> 1 file, "
                   f"{done.rows_out} rows")
+    state.compact_seen(args.state or f"{args.output.rstrip('/')}/_state", tag)
     return 0
 
 

@@ -6,8 +6,9 @@
 
 `IngestFeeds` takes ticks, one per poll cycle, so only the source differs between modes: a batch
 run is one tick (`beam.Create`), a streaming job a `PeriodicImpulse`, a test a `TestStream`.
-What earlier ticks wrote is read from the output store at each tick; state that says "done"
-(seen keys, feed states, signatures) is written only after the articles it vouches for.
+What earlier ticks wrote is read from the store: feed states at each tick, seen keys per hash
+bucket into keyed state; state that says "done" (seen keys, feed states, signatures) is written
+only after the articles it vouches for.
 """
 
 from __future__ import annotations
@@ -28,12 +29,7 @@ from pipeline.records import FeedSource, Reject, utc_now
 from pipeline.schedule import FeedState
 from pipeline.schema import ARTICLE_SCHEMA, REJECT_PARTITIONS, REJECT_SCHEMA
 from pipeline.transforms.backlog import LimitBacklog
-from pipeline.transforms.dedup import (
-    DropDuplicateArticles,
-    LoadSeenKeys,
-    SkipSeenLinks,
-    remembered_keys,
-)
+from pipeline.transforms.dedup import DropDuplicateArticles, SkipSeenLinks, remembered_keys
 from pipeline.transforms.enrich import Enrich
 from pipeline.transforms.extract import ExtractArticles
 from pipeline.transforms.fetch import FetchArticles
@@ -83,16 +79,14 @@ class IngestFeeds(beam.PTransform):
 
     def expand(self, ticks: beam.PCollection) -> None:
         cfg, run_id, out = self.config, self.run_id, self.config.output
-        seen = ticks | "LoadSeenKeys" >> LoadSeenKeys(out.path, cfg.state_path)
         due = ticks | "DueFeeds" >> DueFeeds(feed_sources(cfg), cfg.state_path, cfg.polling.respect_schedule)
 
         polled = due | "PollFeeds" >> PollFeeds(cfg.http, cfg.polling)
-        entries = polled.entries | "SkipSeenLinks" >> SkipSeenLinks(seen[state.URL])
-        taken, deferred = entries.unique | "LimitBacklog" >> LimitBacklog(cfg.polling.max_entries_per_run)
+        new_entries, _ = polled.entries | "SkipSeenLinks" >> SkipSeenLinks(cfg.state_path)
+        taken, deferred = new_entries | "LimitBacklog" >> LimitBacklog(cfg.polling.max_entries_per_run)
         pages = taken | "FetchArticles" >> FetchArticles(cfg.http, cfg.polling.respect_robots)
         articles = pages.pages | "ExtractArticles" >> ExtractArticles(cfg.extract.processes)
-        unique, dropped = articles.articles | "Deduplicate" >> DropDuplicateArticles(
-            seen[state.URL], seen[state.CONTENT])
+        unique, dropped = articles.articles | "Deduplicate" >> DropDuplicateArticles(cfg.state_path)
         enriched = unique | "Enrich" >> Enrich(run_id)
         marked = enriched | "MarkNearDuplicates" >> MarkNearDuplicates(
             ticks, cfg.state_path, cfg.dedup.threshold, cfg.dedup.window_days)
@@ -144,11 +138,11 @@ class RecordState(beam.PTransform):
              | "FeedStateRows" >> beam.Map(state.feed_state_row, run_id=run_id)
              | "WriteFeedStates" >> write(state.feeds_root(cfg.state_path), state.FEED_STATE_SCHEMA, (),
                                           "feed_states_written"))
-        kept_keys = self.kept | "KeptKeys" >> beam.FlatMap(remembered_keys, dropped=False)
-        dropped_keys = self.dropped | "DroppedKeys" >> beam.FlatMap(remembered_keys, dropped=True)
-        _ = ((kept_keys, dropped_keys) | "NewKeys" >> beam.Flatten()
-             | "SeenRows" >> beam.MapTuple(lambda kind, key: {"kind": kind, "key": key, "run_id": run_id})
-             | "WriteSeen" >> write(state.seen_root(cfg.state_path), state.SEEN_SCHEMA, (), "seen_keys_written"))
+        _ = ((self.kept, self.dropped) | "KeptAndDropped" >> beam.Flatten()
+             | "Keys" >> beam.FlatMap(remembered_keys)
+             | "SeenRows" >> beam.MapTuple(lambda kind, key: state.seen_row(kind, key, run_id))
+             | "WriteSeen" >> write(state.seen_root(cfg.state_path), state.SEEN_SCHEMA, ("bucket",),
+                                    "seen_keys_written"))
 
 
 @dataclass(frozen=True)
@@ -167,18 +161,20 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
     return options
 
 
-def prepared(config: Config) -> Config:
-    """Local paths made absolute (workers may run elsewhere) and checked writable before any work."""
+def prepared(config: Config, run_id: str) -> Config:
+    """Local paths made absolute (workers may run elsewhere) and checked writable before any work;
+    a lost seen store rebuilt from the articles."""
     config = config.with_paths(output=absolute(config.output.path), state=absolute(config.state_path))
     ensure_writable(config.output.path)
     ensure_writable(config.state_path)
+    state.rebuild_seen(config.output.path, config.state_path, run_id)
     return config
 
 
 def run_once(config: Config, beam_args: list[str] | None = None, run_id: str | None = None) -> RunSummary:
     """One run of the graph: poll the due feeds once, write what is new (up to the backlog limit)."""
     run_id = run_id or new_run_id()
-    config = prepared(config)
+    config = prepared(config, run_id)
     p = beam.Pipeline(options=pipeline_options(beam_args or []))
     _ = (p | "Tick" >> beam.Create([run_id]) | "Ingest" >> IngestFeeds(config, run_id))
     result = p.run()
@@ -189,6 +185,7 @@ def run_once(config: Config, beam_args: list[str] | None = None, run_id: str | N
             name = c.key.metric.name
             counters[name] = counters.get(name, 0) + (c.committed or c.attempted or 0)
     state.compact_feed_states(config.state_path, run_id)
+    state.compact_seen(config.state_path, run_id)
     feeds = {str(f.url) for f in config.feeds}
     failing = [s for s in state.read_feed_states(config.state_path).values()
                if s.feed_url in feeds and s.consecutive_failures]

@@ -106,10 +106,11 @@ def ticks(p: beam.Pipeline, tick_s: float, stop_after_s: float | None) -> beam.P
 
 def run_unbounded(config: Config, beam_args: list[str], stop_after_s: float | None) -> None:
     """Submit the unbounded graph to a distributed runner and wait for it."""
-    config = prepared(config)
+    run_id = new_run_id()
+    config = prepared(config, run_id)
     options = pipeline_options([*beam_args, "--streaming"])
     p = beam.Pipeline(options=options)
-    _ = ticks(p, config.streaming.tick_s, stop_after_s) | "Ingest" >> IngestFeeds(config, new_run_id())
+    _ = ticks(p, config.streaming.tick_s, stop_after_s) | "Ingest" >> IngestFeeds(config, run_id)
     p.run().wait_until_finish()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,19 @@ def test_rerun_adds_nothing_and_fetches_no_article_again(demo_runs) -> None:
     assert query(out, "SELECT count(DISTINCT run_id) FROM t")[0][0] == 1
     assert any(p.startswith("/articles/") for p in first_requests)
     assert [p for p in second_requests if not p.startswith("/feeds/")] == []
+
+
+def test_losing_the_state_folder_costs_refetches_never_duplicate_rows(tmp_path: Path) -> None:
+    from pipeline.demo_server import DEMO_DIR
+
+    with FixtureServer(DEMO_DIR / "site") as server:
+        cfg = demo_config(server.base, str(tmp_path))
+        first = run_batch(cfg)
+        shutil.rmtree(cfg.state_path)
+        again = run_batch(cfg)
+    assert first.counters["articles_written"] > 10 and again.counters["articles_written"] == 0
+    assert again.counters["already_seen"] >= first.counters["articles_written"]
+    assert query(tmp_path, "SELECT count(*) - count(DISTINCT article_id) FROM t")[0][0] == 0
 
 
 def test_links_to_private_addresses_are_refused_by_default(tmp_path: Path) -> None:

@@ -67,7 +67,7 @@ def _config(server: FixtureServer, out: Path, **streaming) -> dict:
 def test_teststream_windows_ticks_and_dedups_across_them(tmp_path: Path) -> None:
     with FixtureServer(tmp_path) as server:
         feed = GrowingFeed(server, start=2)  # 2 entries at the first tick, 3 at the second
-        cfg = prepared(parse_config(_config(server, tmp_path / "out")))
+        cfg = prepared(parse_config(_config(server, tmp_path / "out")), "teststream")
         ticks = (Ticks()
                  .advance_watermark_to(0).add_elements([window.TimestampedValue("tick-1", 1)])
                  .advance_watermark_to(60).add_elements([window.TimestampedValue("tick-2", 61)])

@@ -1,16 +1,20 @@
-"""What earlier runs already hold: the keys that cross-run deduplication checks against.
+"""What earlier runs left for the next one: seen keys, feed states, near-duplicate signatures.
 
-Two places are read: the articles dataset itself (its `article_id` and `content_hash` columns,
-the source of truth for what was written) and `<state>/seen/`, which adds the link keys of
-entries whose URL differs from their canonical URL, and of exact duplicates that were dropped,
-so their pages are not fetched again. Losing `<state>` costs refetches, never duplicate rows.
+Seen keys (`<state>/seen/bucket=N/`) are every article's canonical URL key, link key and body hash,
+written or dropped, spread over `BUCKETS` folders by a stable hash of the key: the deduplication
+step keeps one state cell per bucket and seeds it by reading only that bucket's folder. The
+articles dataset stays the source of truth: a seen store that is missing is rebuilt from its
+`article_id`/`content_hash` columns (`rebuild_seen`), so losing `<state>` costs refetches, never
+duplicate rows.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from datetime import date
 
 import pyarrow as pa
@@ -20,12 +24,19 @@ from pipeline.records import utc_now
 from pipeline.schedule import FeedState
 
 URL, CONTENT = "url", "content"
+BUCKETS = 32  # seen-key state cells (and folders); see ../shared/BEAM-NOTES.md, "State and dedup"
 
 SEEN_SCHEMA = pa.schema([
     pa.field("key", pa.string(), nullable=False),
     pa.field("kind", pa.string(), nullable=False),
     pa.field("run_id", pa.string(), nullable=False),
+    pa.field("bucket", pa.int32(), nullable=False),  # partition column: bucket_of(key)
 ])
+
+
+def bucket_of(key: str) -> int:
+    """Stable across processes and machines (unlike `hash`)."""
+    return zlib.crc32(key.encode()) % BUCKETS
 
 
 FEED_STATE_SCHEMA = pa.schema([
@@ -110,19 +121,55 @@ def rejects_root(output_path: str) -> str:
     return f"{output_path.rstrip('/')}/rejects"
 
 
-def list_key_files(output_path: str, state_path: str) -> Iterator[tuple[str, str]]:
-    """(root, file) pairs to read keys from; each file can then be read by a different worker."""
-    for root in (articles_root(output_path), seen_root(state_path)):
-        for file in dataset_files(root):
-            yield root, file
+def seen_row(kind: str, key: str, run_id: str) -> dict:
+    return {"kind": kind, "key": key, "run_id": run_id, "bucket": bucket_of(key)}
 
 
-def read_keys(root: str, file: str) -> Iterator[tuple[str, str]]:
-    """(kind, key) pairs from one articles or seen-state file."""
-    for row in read_columns(root, file, ["article_id", "content_hash", "key", "kind"]):
-        if "key" in row:
-            yield row["kind"], row["key"]
+def read_seen_bucket(state_path: str, bucket: int) -> dict[str, set[str]]:
+    """kind -> keys of one bucket, everything earlier runs recorded."""
+    root = seen_root(state_path)
+    keys: defaultdict[str, set[str]] = defaultdict(set)
+    for file in dataset_files(f"{root}/bucket={bucket}"):
+        for row in read_columns(root, file, ["kind", "key"]):
+            keys[row["kind"]].add(row["key"])
+    return keys
+
+
+def write_seen(state_path: str, rows: Iterable[dict], tag: str) -> None:
+    by_bucket: defaultdict[int, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_bucket[row["bucket"]].append(row)
+    schema = pa.schema([f for f in SEEN_SCHEMA if f.name != "bucket"])
+    for bucket, part in by_bucket.items():
+        write_atomically(seen_root(state_path), f"bucket={bucket}", schema,
+                         [pa.Table.from_pylist(part, schema=schema)], tag)
+
+
+def rebuild_seen(output_path: str, state_path: str, run_id: str) -> int:
+    """Seen keys from the articles dataset, when the seen store is empty but articles exist (state
+    lost or moved); returns the number of keys written."""
+    if dataset_files(seen_root(state_path)):
+        return 0
+    root, rows = articles_root(output_path), []
+    for file in dataset_files(root):
+        for row in read_columns(root, file, ["article_id", "content_hash"]):
+            rows.append(seen_row(URL, row["article_id"], run_id))
+            if row.get("content_hash"):
+                rows.append(seen_row(CONTENT, row["content_hash"], run_id))
+    write_seen(state_path, rows, f"rebuilt-{run_id}")
+    return len(rows)
+
+
+def compact_seen(state_path: str, run_id: str, max_files: int = 8) -> None:
+    """Past `max_files` files in a bucket folder, rewrite it as one file (each run adds one per bucket)."""
+    root = seen_root(state_path)
+    fsys, _ = filesystem(root)
+    for bucket in range(BUCKETS):
+        files = dataset_files(f"{root}/bucket={bucket}")
+        if len(files) <= max_files:
             continue
-        yield URL, row["article_id"]
-        if row.get("content_hash"):
-            yield CONTENT, row["content_hash"]
+        keys = read_seen_bucket(state_path, bucket)
+        write_seen(state_path, (seen_row(kind, key, run_id) for kind, ks in keys.items() for key in ks),
+                    f"compacted-{run_id}")
+        for file in files:
+            fsys.delete_file(file)

@@ -1,15 +1,25 @@
-"""Exact-duplicate removal, within a run and against earlier runs, as keyed joins.
+"""Exact-duplicate removal, within a run and against earlier runs, with keyed state.
 
-Joins (CoGroupByKey) rather than an in-memory set: the same graph scales out on a distributed
-runner, where no worker can hold every key ever seen.
+Per check (link, canonical URL, body hash): a `GroupByKey` on the key picks one item per key by a
+deterministic order (so which copy is kept does not depend on arrival order), then items go,
+keyed by a stable hash bucket of their key (`state.bucket_of`), through a stateful DoFn with one
+state cell per bucket: the keys earlier runs recorded in that bucket, read from the bucket's own
+folder of the seen store when its first item arrives, and the keys let through in this window
+(which stops a repeat in a late pane). No timers, no global in-process state, and no worker holds
+more than its buckets: the same code runs on the local runner and on Flink or Dataflow
+(../shared/BEAM-NOTES.md measured this layout at about 22k items/s, against about 1k/s for one
+state cell per key).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import apache_beam as beam
+from apache_beam.coders import PickleCoder
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
 from pipeline.io import state
 from pipeline.records import Article, FeedEntry
@@ -18,99 +28,110 @@ from pipeline.urls import canonicalize_url, url_key
 DUPLICATES = "duplicates"
 
 
-class LoadSeenKeys(beam.PTransform):
-    """Per tick, (kind, key) pairs of everything written before it, split by kind: `url`, `content`.
-
-    Read afresh at each tick, in the tick's window, so the joins below see what earlier ticks of a
-    long-running job wrote (see README, "Streaming", for the cost and the alternative)."""
-
-    def __init__(self, output_path: str, state_path: str):
-        super().__init__()
-        self.output_path, self.state_path = output_path, state_path
-
-    def expand(self, ticks: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-        def split(pair: tuple[str, str]):
-            yield beam.pvalue.TaggedOutput(pair[0], pair[1])
-
-        output_path, state_path = self.output_path, self.state_path
-        return (ticks
-                | "ListFiles" >> beam.FlatMap(lambda _: state.list_key_files(output_path, state_path))
-                | "Spread" >> beam.Reshuffle()
-                | "ReadKeys" >> beam.FlatMapTuple(state.read_keys)
-                | "ByKind" >> beam.FlatMap(split).with_outputs(state.URL, state.CONTENT))
-
-
 def _entry_order(e: FeedEntry) -> tuple:
-    return (e.published_at is None, e.published_at or 0, e.feed_url, e.link)
+    """A link that is already canonical (no tracking parameters) first, then the earliest."""
+    return (canonicalize_url(e.link) != e.link, e.published_at is None, e.published_at or 0, e.feed_url, e.link)
 
 
 def _article_order(a: Article) -> tuple:
+    """A body from the page beats one from the feed, then the earliest."""
     return (a.body_source != "page", a.published_at is None, a.published_at or 0, a.feed_url, a.url)
 
 
-class _KeepFirstUnseen(beam.DoFn):
-    """Per key: nothing if an earlier run has it, else the first item by a deterministic order."""
-
+class _PickFirst(beam.DoFn):
     dropped = Metrics.counter("news_ingest", "duplicates_dropped")
-    known = Metrics.counter("news_ingest", "already_seen")
 
     def __init__(self, order: Callable):
         self.order = order
 
-    def process(self, element):
-        _, groups = element
-        items = sorted(groups["new"], key=self.order)
-        seen_before = any(True for _ in groups["seen"])
-        keep = [] if seen_before else items[:1]
-        for item in items[len(keep):]:
-            (self.known if seen_before else self.dropped).inc()
+    def process(self, element: tuple[str, list]):
+        key, items = element
+        first, *rest = sorted(items, key=self.order)
+        yield key, first
+        self.dropped.inc(len(rest))
+        for item in rest:
             yield beam.pvalue.TaggedOutput(DUPLICATES, item)
-        yield from keep
 
 
-def _first_unseen(items: beam.PCollection, seen: beam.PCollection, key: Callable,
-                  order: Callable, label: str) -> beam.pvalue.DoOutputsTuple:
-    keyed = items | f"{label}Key" >> beam.Map(lambda x: (key(x), x)).with_output_types(tuple[str, object])
-    seen_keyed = seen | f"{label}Seen" >> beam.Map(lambda k: (k, None)).with_output_types(tuple[str, None])
-    return ({"new": keyed, "seen": seen_keyed}
-            | f"{label}Join" >> beam.CoGroupByKey()
-            | f"{label}Pick" >> beam.ParDo(_KeepFirstUnseen(order)).with_outputs(DUPLICATES, main="unique"))
+@dataclass
+class _BucketKeys:
+    stored: frozenset[str]  # recorded by earlier runs (or ticks)
+    added: set[str] = field(default_factory=set)  # let through in this window
+
+
+_SEEN = ReadModifyWriteStateSpec("seen", PickleCoder())  # one _BucketKeys per bucket and window
+_SEEN_STATE = beam.DoFn.StateParam(_SEEN)
+
+
+class _Unseen(beam.DoFn):
+    known = Metrics.counter("news_ingest", "already_seen")
+    dropped = Metrics.counter("news_ingest", "duplicates_dropped")
+
+    def __init__(self, kind: str, state_path: str):
+        self.kind, self.state_path = kind, state_path
+
+    def process(self, element: tuple[int, tuple[str, object]], seen=_SEEN_STATE):
+        bucket, (key, item) = element
+        keys = seen.read()
+        if keys is None:
+            keys = _BucketKeys(frozenset(state.read_seen_bucket(self.state_path, bucket)[self.kind]))
+        if key in keys.stored or key in keys.added:
+            (self.known if key in keys.stored else self.dropped).inc()
+            yield beam.pvalue.TaggedOutput(DUPLICATES, item)
+            return
+        keys.added.add(key)
+        seen.write(keys)
+        yield item
+
+
+def _first_unseen(items: beam.PCollection, key: Callable, order: Callable, kind: str, state_path: str,
+                  label: str) -> tuple[beam.PCollection, beam.PCollection]:
+    """(unique, duplicates) of `items` by `key`."""
+    picked = (items
+              | f"{label}Key" >> beam.Map(lambda x: (key(x), x)).with_output_types(tuple[str, object])
+              | f"{label}Group" >> beam.GroupByKey()
+              | f"{label}PickFirst" >> beam.ParDo(_PickFirst(order)).with_outputs(DUPLICATES, main="first"))
+    checked = (picked.first
+               | f"{label}Bucket" >> beam.Map(lambda kv: (state.bucket_of(kv[0]), kv)
+                                              ).with_output_types(tuple[int, tuple[str, object]])
+               | f"{label}Unseen" >> beam.ParDo(_Unseen(kind, state_path)).with_outputs(DUPLICATES, main="unique"))
+    duplicates = (picked[DUPLICATES], checked[DUPLICATES]) | f"{label}Duplicates" >> beam.Flatten()
+    return checked.unique, duplicates
 
 
 class SkipSeenLinks(beam.PTransform):
     """Before fetching: drop entries whose canonical link an earlier run (or another feed) has."""
 
-    def __init__(self, seen_urls: beam.PCollection):
+    def __init__(self, state_path: str):
         super().__init__()
-        self.seen_urls = seen_urls
+        self.state_path = state_path
 
-    def expand(self, entries: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-        return _first_unseen(entries, self.seen_urls, lambda e: e.url_key, _entry_order, "Link")
+    def expand(self, entries: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
+        return _first_unseen(entries, lambda e: e.url_key, _entry_order, state.URL, self.state_path, "Link")
 
 
 class DropDuplicateArticles(beam.PTransform):
     """After extraction: drop repeats of a canonical URL, then of a normalised body."""
 
-    def __init__(self, seen_urls: beam.PCollection, seen_content: beam.PCollection):
+    def __init__(self, state_path: str):
         super().__init__()
-        self.seen_urls, self.seen_content = seen_urls, seen_content
+        self.state_path = state_path
 
-    def expand(self, articles: beam.PCollection) -> beam.pvalue.PCollection:
-        by_url = _first_unseen(articles, self.seen_urls, lambda a: a.article_id, _article_order, "Url")
-        with_body = by_url.unique | "HasHash" >> beam.Partition(lambda a, n: int(bool(a.content_hash)), 2)
-        by_body = _first_unseen(with_body[1], self.seen_content, lambda a: a.content_hash,
-                                _article_order, "Body")
-        unique = (with_body[0], by_body.unique) | "Unique" >> beam.Flatten()
-        dropped = (by_url[DUPLICATES], by_body[DUPLICATES]) | "Dropped" >> beam.Flatten()
+    def expand(self, articles: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
+        by_url, url_dups = _first_unseen(articles, lambda a: a.article_id, _article_order, state.URL,
+                                         self.state_path, "Url")
+        with_body = by_url | "HasHash" >> beam.Partition(lambda a, n: int(bool(a.content_hash)), 2)
+        by_body, body_dups = _first_unseen(with_body[1], lambda a: a.content_hash, _article_order, state.CONTENT,
+                                           self.state_path, "Body")
+        unique = (with_body[0], by_body) | "Unique" >> beam.Flatten()
+        dropped = (url_dups, body_dups) | "Dropped" >> beam.Flatten()
         return unique, dropped
 
 
-def remembered_keys(article: Article, dropped: bool) -> list[tuple[str, str]]:
-    """Keys to add to the seen state beyond what the articles dataset holds (see pipeline.io.state)."""
-    keys = []
-    link_key = url_key(canonicalize_url(article.url))
-    if link_key != article.article_id or dropped:
-        keys.append((state.URL, link_key))
-    if dropped:
-        keys.append((state.URL, article.article_id))
-    return keys
+def remembered_keys(article: Article) -> list[tuple[str, str]]:
+    """The seen keys an article, written or dropped, leaves for later runs: its canonical URL key,
+    its feed link's key (when they differ) and its body hash."""
+    keys = {(state.URL, article.article_id), (state.URL, url_key(canonicalize_url(article.url)))}
+    if article.content_hash:
+        keys.add((state.CONTENT, article.content_hash))
+    return sorted(keys)
