@@ -1,8 +1,8 @@
 """The whole flow on one screen, and how a batch run is launched.
 
-    ticks | DueFeeds | PollFeeds | SkipSeenLinks | LimitBacklog | FetchArticles | ExtractArticles
-          | DropDuplicateArticles | Enrich | MarkNearDuplicates | WriteParquet
-                                              (+ rejects, seen keys, signatures, feed states)
+    ticks | DueFeeds | PollFeeds (+ ReadBacklog) | SkipSeenLinks | LimitBacklog | FetchArticles
+          | ExtractArticles | DropDuplicateArticles | Enrich | MarkNearDuplicates | WriteParquet
+                                    (+ rejects, seen keys, signatures, backlog, feed states)
 
 `IngestFeeds` takes ticks, one per poll cycle, so only the source differs between modes: a batch
 run is one tick (`beam.Create`), a streaming job a `PeriodicImpulse`, a test a `TestStream`.
@@ -28,7 +28,7 @@ from pipeline.io.parquet import absolute, ensure_writable
 from pipeline.records import FeedSource, Reject, utc_now
 from pipeline.schedule import FeedState
 from pipeline.schema import ARTICLE_SCHEMA, REJECT_PARTITIONS, REJECT_SCHEMA
-from pipeline.transforms.backlog import LimitBacklog
+from pipeline.transforms.backlog import LimitBacklog, ReadBacklog
 from pipeline.transforms.dedup import DropDuplicateArticles, SkipSeenLinks, remembered_keys
 from pipeline.transforms.enrich import Enrich
 from pipeline.transforms.extract import ExtractArticles
@@ -36,7 +36,7 @@ from pipeline.transforms.fetch import FetchArticles
 from pipeline.transforms.http_batch import REJECTS
 from pipeline.transforms.neardup import SIGNATURES, MarkNearDuplicates
 from pipeline.transforms.poll import FEED_STATES, DueFeeds, PollFeeds
-from pipeline.transforms.write import WriteParquet
+from pipeline.transforms.write import After, WriteParquet
 
 # In-process and needs no download; plain DirectRunner first tries to fetch the Prism binary.
 DEFAULT_RUNNER = "FnApiRunner"
@@ -54,16 +54,30 @@ def feed_sources(config: Config) -> list[FeedSource]:
     return [FeedSource(str(f.url), f.name, f.language, tuple(f.tags), f.kind, f.check_robots) for f in config.feeds]
 
 
-def _with_written(_: str, groups: dict) -> list[FeedState]:
-    """A feed with entries left for the next run is due again at once, and polled in full (no
-    validators: a 304 would hide the entries still waiting)."""
-    written = sum(groups["written"])
-    deferred = any(True for _ in groups["deferred"])
-    states = [replace(s, articles_written_total=s.articles_written_total + written) for s in groups["state"]]
-    if deferred:
-        states = [replace(s, etag=None, last_modified=None, next_due_at=utc_now(), schedule_reason="backlog")
-                  for s in states]
-    return states
+class _FeedHealthRows(beam.DoFn):
+    """Each polled feed's new state, with the articles it yielded in this run added. A feed that was
+    not polled but whose deferred entries were written now gets its stored state updated."""
+
+    def __init__(self, state_path: str, run_id: str):
+        self.state_path, self.run_id = state_path, run_id
+
+    def start_bundle(self) -> None:
+        self.stored: dict[str, FeedState] | None = None
+
+    def process(self, element: tuple[str, dict]):
+        feed_url, groups = element
+        written = sum(groups["written"])
+        polled = list(groups["state"])
+        for s in polled:
+            yield state.feed_state_row(replace(s, articles_written_total=s.articles_written_total + written),
+                                       self.run_id)
+        if written and not polled:
+            if self.stored is None:
+                self.stored = state.read_feed_states(self.state_path)
+            if feed_url in self.stored:
+                s = self.stored[feed_url]
+                yield state.feed_state_row(replace(s, articles_written_total=s.articles_written_total + written),
+                                           self.run_id, updated_at=utc_now())
 
 
 def _reject_row(reject: Reject, run_id: str) -> dict:
@@ -82,7 +96,9 @@ class IngestFeeds(beam.PTransform):
         due = ticks | "DueFeeds" >> DueFeeds(feed_sources(cfg), cfg.state_path, cfg.polling.respect_schedule)
 
         polled = due | "PollFeeds" >> PollFeeds(cfg.http, cfg.polling)
-        new_entries, _ = polled.entries | "SkipSeenLinks" >> SkipSeenLinks(cfg.state_path)
+        waiting, backlog_files = ticks | "ReadBacklog" >> ReadBacklog(cfg.state_path)
+        new_entries, _ = ((polled.entries, waiting) | "AllEntries" >> beam.Flatten()
+                          | "SkipSeenLinks" >> SkipSeenLinks(cfg.state_path))
         taken, deferred = new_entries | "LimitBacklog" >> LimitBacklog(cfg.polling.max_entries_per_run)
         pages = taken | "FetchArticles" >> FetchArticles(cfg.http, cfg.polling.respect_robots)
         articles = pages.pages | "ExtractArticles" >> ExtractArticles(cfg.extract.processes)
@@ -104,45 +120,52 @@ class IngestFeeds(beam.PTransform):
                                              counter="rejects_written"))
         dropped_all = (dropped, near_dropped) | "AllDropped" >> beam.Flatten()
         _ = committed | "RecordState" >> RecordState(cfg, run_id, kept, dropped_all, polled[FEED_STATES],
-                                                     deferred, marked[SIGNATURES])
+                                                     deferred, backlog_files, marked[SIGNATURES])
 
 
 class RecordState(beam.PTransform):
     """What the next tick or run needs, written only after the articles it vouches for (`committed`):
-    seen keys, each polled feed's state with the articles it yielded, near-duplicate signatures."""
+    seen keys, near-duplicate signatures, the deferred entries; then each polled feed's state, once
+    its deferred entries are safe too, and the backlog files this tick consumed are deleted."""
 
     def __init__(self, config: Config, run_id: str, kept: beam.PCollection, dropped: beam.PCollection,
-                 feed_states: beam.PCollection, deferred: beam.PCollection, signatures: beam.PCollection):
+                 feed_states: beam.PCollection, deferred: beam.PCollection, consumed: beam.PCollection,
+                 signatures: beam.PCollection):
         super().__init__()
         self.config, self.run_id = config, run_id
         self.kept, self.dropped, self.feed_states, self.signatures = kept, dropped, feed_states, signatures
-        self.deferred = deferred
+        self.deferred, self.consumed = deferred, consumed
 
     def expand(self, committed: beam.PCollection) -> None:
         cfg, run_id, compression = self.config, self.run_id, self.config.output.compression
 
-        def write(root: str, schema, partition_by: tuple[str, ...], counter: str) -> WriteParquet:
-            return WriteParquet(root, schema, partition_by, run_id, compression, counter=counter, after=committed)
+        def write(root: str, schema, partition_by: tuple[str, ...], counter: str,
+                  after: beam.PCollection = committed) -> WriteParquet:
+            return WriteParquet(root, schema, partition_by, run_id, compression, counter=counter, after=after)
 
         _ = self.signatures | "WriteSignatures" >> write(
             state.signatures_root(cfg.state_path), state.SIGNATURE_SCHEMA, ("ingest_date",), "signatures_written")
-        written = (self.kept
-                   | "ByFeed" >> beam.Map(lambda a: (a.feed_url, 1)).with_output_types(tuple[str, int])
-                   | "WrittenPerFeed" >> beam.CombinePerKey(sum))
-        states = self.feed_states | "StateByFeed" >> beam.Map(
-            lambda s: (s.feed_url, s)).with_output_types(tuple[str, FeedState])
-        waiting = self.deferred | "DeferredByFeed" >> beam.Map(
-            lambda e: (e.feed_url, 1)).with_output_types(tuple[str, int])
-        _ = ({"state": states, "written": written, "deferred": waiting} | "FeedHealth" >> beam.CoGroupByKey()
-             | "CountWritten" >> beam.FlatMapTuple(_with_written)
-             | "FeedStateRows" >> beam.Map(state.feed_state_row, run_id=run_id)
-             | "WriteFeedStates" >> write(state.feeds_root(cfg.state_path), state.FEED_STATE_SCHEMA, (),
-                                          "feed_states_written"))
         _ = ((self.kept, self.dropped) | "KeptAndDropped" >> beam.Flatten()
              | "Keys" >> beam.FlatMap(remembered_keys)
              | "SeenRows" >> beam.MapTuple(lambda kind, key: state.seen_row(kind, key, run_id))
              | "WriteSeen" >> write(state.seen_root(cfg.state_path), state.SEEN_SCHEMA, ("bucket",),
                                     "seen_keys_written"))
+        spooled = (self.deferred
+                   | "BacklogRows" >> beam.Map(state.backlog_row, run_id=run_id)
+                   | "WriteBacklog" >> write(state.backlog_root(cfg.state_path), state.BACKLOG_SCHEMA, (),
+                                             "backlog_written"))
+        done = (committed, spooled) | "ArticlesAndBacklog" >> beam.Flatten()
+        written = (self.kept
+                   | "ByFeed" >> beam.Map(lambda a: (a.feed_url, 1)).with_output_types(tuple[str, int])
+                   | "WrittenPerFeed" >> beam.CombinePerKey(sum))
+        states = self.feed_states | "StateByFeed" >> beam.Map(
+            lambda s: (s.feed_url, s)).with_output_types(tuple[str, FeedState])
+        _ = ({"state": states, "written": written} | "FeedHealth" >> beam.CoGroupByKey()
+             | "FeedStateRows" >> beam.ParDo(_FeedHealthRows(cfg.state_path, run_id))
+             | "WriteFeedStates" >> write(state.feeds_root(cfg.state_path), state.FEED_STATE_SCHEMA, (),
+                                          "feed_states_written", after=done))
+        _ = (self.consumed | "ConsumedAfterDone" >> After(done)
+             | "DeleteConsumed" >> beam.MapTuple(state.delete_file))
 
 
 @dataclass(frozen=True)

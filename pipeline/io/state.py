@@ -1,4 +1,5 @@
-"""What earlier runs left for the next one: seen keys, feed states, near-duplicate signatures.
+"""What earlier runs left for the next one: seen keys, feed states, near-duplicate signatures,
+and entries deferred by the per-run cap (`backlog/`).
 
 Seen keys (`<state>/seen/bucket=N/`) are every article's canonical URL key, link key and body hash,
 written or dropped, spread over `BUCKETS` folders by a stable hash of the key: the deduplication
@@ -15,12 +16,13 @@ import re
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from datetime import date
+from dataclasses import asdict
+from datetime import date, datetime
 
 import pyarrow as pa
 
 from pipeline.io.parquet import dataset_files, filesystem, read_columns, write_atomically
-from pipeline.records import utc_now
+from pipeline.records import FeedEntry, utc_now
 from pipeline.schedule import FeedState
 
 URL, CONTENT = "url", "content"
@@ -51,8 +53,9 @@ def feeds_root(state_path: str) -> str:
     return f"{state_path.rstrip('/')}/feeds"
 
 
-def feed_state_row(feed: FeedState, run_id: str) -> dict:
-    updated = feed.last_polled_at or utc_now()
+def feed_state_row(feed: FeedState, run_id: str, updated_at: datetime | None = None) -> dict:
+    """A snapshot row; the newest `updated_at` (by default, the poll's time) wins."""
+    updated = updated_at or feed.last_polled_at or utc_now()
     return {"feed_url": feed.feed_url, "updated_at": updated, "state": json.dumps(feed.to_dict()), "run_id": run_id}
 
 
@@ -107,6 +110,44 @@ def signature_files(state_path: str, since: date) -> list[tuple[str, str]]:
 
 def read_signatures(root: str, file: str) -> Iterator[dict]:
     yield from read_columns(root, file, ["article_id", "cluster_id", "published_at", "signature"])
+
+
+BACKLOG_SCHEMA = pa.schema([
+    pa.field("feed_url", pa.string(), nullable=False),
+    pa.field("link", pa.string(), nullable=False),
+    pa.field("entry", pa.string(), nullable=False),  # the FeedEntry as JSON
+    pa.field("run_id", pa.string(), nullable=False),
+])
+
+
+def backlog_root(state_path: str) -> str:
+    return f"{state_path.rstrip('/')}/backlog"
+
+
+def backlog_row(entry: FeedEntry, run_id: str) -> dict:
+    data = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(entry).items()}
+    return {"feed_url": entry.feed_url, "link": entry.link, "entry": json.dumps(data), "run_id": run_id}
+
+
+def backlog_files(state_path: str) -> list[tuple[str, str]]:
+    root = backlog_root(state_path)
+    return [(root, file) for file in dataset_files(root)]
+
+
+def read_backlog(root: str, file: str) -> Iterator[FeedEntry]:
+    """Entries a capped run left for later (`pipeline.transforms.backlog`)."""
+    for row in read_columns(root, file, ["entry"]):
+        data = json.loads(row["entry"])
+        for key in ("published_at", "updated_at"):
+            data[key] = datetime.fromisoformat(data[key]) if data[key] else None
+        for key in ("authors", "categories", "tags"):
+            data[key] = tuple(data[key])
+        yield FeedEntry(**data)
+
+
+def delete_file(root: str, file: str) -> None:
+    fsys, _ = filesystem(root)
+    fsys.delete_file(file)
 
 
 def seen_root(state_path: str) -> str:

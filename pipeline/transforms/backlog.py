@@ -1,11 +1,13 @@
-"""LimitBacklog: at most `polling.max_entries_per_run` new entries go on to be fetched per run.
+"""LimitBacklog: at most `polling.max_entries_per_run` new entries go on to be fetched per run;
+ReadBacklog: the entries earlier runs deferred, back in.
 
 The local runner holds every stage's output in memory until the stage ends, so a first run over
 hundreds of feeds (or a large sitemap) would need memory in proportion to its backlog. Capping the
-entries per run bounds it: the rest are deferred, their feeds are recorded as due again at once,
-without validators (so the next poll gets the whole feed back), and `run_batch` runs again until
-nothing is deferred. Entries are taken newest first, round-robin over feeds, so every source
-moves forward and many hosts share the fetching.
+entries per run bounds it: the rest are written to `<state>/backlog/` (before the feeds' states,
+so a feed is never recorded as read while its entries are nowhere), the next run or tick reads
+them back beside what it polls, and `run_batch` runs again until nothing waits. Feeds are not
+polled again for it. Entries are taken newest first, round-robin over feeds, so every source moves
+forward and many hosts share the fetching.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Iterable
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from pipeline.io import state
 from pipeline.records import FeedEntry
 
 DEFERRED = "deferred"
@@ -66,3 +69,20 @@ class LimitBacklog(beam.PTransform):
                  | "Together" >> beam.GroupByKey()
                  | "Take" >> beam.ParDo(_Take(self.limit)).with_outputs(DEFERRED, main="taken"))
         return taken.taken, taken[DEFERRED]
+
+
+class ReadBacklog(beam.PTransform):
+    """Ticks in; (entries, files): the deferred entries, and the backlog files they came from
+    (deleted once this tick's articles and its own backlog are committed)."""
+
+    def __init__(self, state_path: str):
+        super().__init__()
+        self.state_path = state_path
+
+    def expand(self, ticks: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
+        state_path = self.state_path
+        files = (ticks
+                 | "ListBacklog" >> beam.FlatMap(lambda _: state.backlog_files(state_path))
+                 | "Spread" >> beam.Reshuffle())
+        entries = files | "ReadEntries" >> beam.FlatMapTuple(state.read_backlog)
+        return entries, files

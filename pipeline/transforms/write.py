@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import zlib
 from collections import defaultdict
+from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
@@ -73,20 +74,20 @@ class WriteParquet(beam.PTransform):
     def expand(self, records: beam.PCollection) -> beam.PCollection:
         rows = records | "ToRow" >> beam.Map(lambda r: r if isinstance(r, dict) else dataclasses.asdict(r))
         if self.after is not None:
-            rows = rows | "AfterCommit" >> _After(self.after)
+            rows = rows | "AfterCommit" >> After(self.after)
         return rows | "Write" >> beam.ParDo(self.fn)
 
 
-class _After(beam.PTransform):
-    """The rows, released per window only once `done` is complete for that window."""
+class After(beam.PTransform):
+    """The items, released per window only once `done` is complete for that window."""
 
     def __init__(self, done: beam.PCollection):
         super().__init__()
         self.done = done
 
-    def expand(self, rows: beam.PCollection) -> beam.PCollection:
-        keyed = rows | "Spread" >> beam.Map(lambda r: (zlib.crc32(repr(r).encode()) % _BARRIER_KEYS, r)
-                                            ).with_output_types(tuple[int, dict])
+    def expand(self, items: beam.PCollection) -> beam.PCollection:
+        keyed = items | "Spread" >> beam.Map(lambda r: (zlib.crc32(repr(r).encode()) % _BARRIER_KEYS, r)
+                                             ).with_output_types(tuple[int, Any])
         done = self.done | "ToEveryKey" >> beam.FlatMap(lambda path: ((k, path) for k in range(_BARRIER_KEYS))
                                                         ).with_output_types(tuple[int, str])
         return ({"rows": keyed, "done": done} | "Barrier" >> beam.CoGroupByKey()
