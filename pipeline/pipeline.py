@@ -125,8 +125,8 @@ class IngestFeeds(beam.PTransform):
 
 class RecordState(beam.PTransform):
     """What the next tick or run needs, written only after the articles it vouches for (`committed`):
-    seen keys, near-duplicate signatures, the deferred entries; then each polled feed's state, once
-    its deferred entries are safe too, and the backlog files this tick consumed are deleted."""
+    seen keys and near-duplicate signatures; each polled feed's state once its deferred entries are
+    in the backlog too; then the backlog files this tick consumed are deleted."""
 
     def __init__(self, config: Config, run_id: str, kept: beam.PCollection, dropped: beam.PCollection,
                  feed_states: beam.PCollection, deferred: beam.PCollection, consumed: beam.PCollection,
@@ -140,7 +140,7 @@ class RecordState(beam.PTransform):
         cfg, run_id, compression = self.config, self.run_id, self.config.output.compression
 
         def write(root: str, schema, partition_by: tuple[str, ...], counter: str,
-                  after: beam.PCollection = committed) -> WriteParquet:
+                  after: beam.PCollection | None = committed) -> WriteParquet:
             return WriteParquet(root, schema, partition_by, run_id, compression, counter=counter, after=after)
 
         _ = self.signatures | "WriteSignatures" >> write(
@@ -153,7 +153,7 @@ class RecordState(beam.PTransform):
         spooled = (self.deferred
                    | "BacklogRows" >> beam.Map(state.backlog_row, run_id=run_id)
                    | "WriteBacklog" >> write(state.backlog_root(cfg.state_path), state.BACKLOG_SCHEMA, (),
-                                             "backlog_written"))
+                                             "backlog_written", after=None))
         done = (committed, spooled) | "ArticlesAndBacklog" >> beam.Flatten()
         written = (self.kept
                    | "ByFeed" >> beam.Map(lambda a: (a.feed_url, 1)).with_output_types(tuple[str, int])
