@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -135,3 +138,28 @@ def _die_on_comet(page):
     if "comet" in page.final_url:
         os._exit(1)
     return _REAL_BUILD(page)
+
+
+def test_extraction_processes_end_when_their_worker_is_killed(tmp_path: Path) -> None:
+    """A killed worker (SIGKILL, or SIGTERM in a batch run) must not leave its pool behind."""
+    script = ("import os, sys\nfrom pipeline.transforms.extract import spawn_pool\n"
+              "pool = spawn_pool(2)\n"
+              "pids = {pool.submit(os.getpid).result() for _ in range(20)}\n"
+              "print(' '.join(map(str, pids)), flush=True)\nsys.stdin.read()\n")
+    worker = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    pids = [int(p) for p in worker.stdout.readline().split()]
+    assert pids and all(_alive(p) for p in pids)
+    worker.kill()
+    worker.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(p) for p in pids)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "State:\tZ" not in status

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -25,6 +27,23 @@ from pipeline.records import Article, Extracted, Page, Reject
 from pipeline.transforms.http_batch import REJECTS
 
 _IN_FLIGHT_PER_PROCESS = 4  # pages queued per pool process: keeps it busy, bounds memory
+
+
+def _exit_with(parent: int) -> None:
+    """Pool processes end when the worker that started them is gone (killed, or exited without a
+    teardown): otherwise they would wait on their queue forever, each holding a parser's memory."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def spawn_pool(processes: int) -> ProcessPoolExecutor:
+    # spawn, not fork: this process runs gRPC and HTTP threads that fork would copy mid-flight
+    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_exit_with, initargs=(os.getpid(),))
 
 
 def _build(page: Page) -> tuple[Article, Extracted | None, str | None]:
@@ -75,8 +94,7 @@ class _ExtractFn(beam.DoFn):
 
     def _pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
-            # spawn, not fork: this process runs gRPC and HTTP threads that fork would copy mid-flight
-            self.pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+            self.pool = spawn_pool(self.processes)
         return self.pool
 
     def finish_bundle(self):
@@ -111,7 +129,7 @@ class _ExtractFn(beam.DoFn):
 
     def _solo(self) -> ProcessPoolExecutor:
         if self.solo is None:
-            self.solo = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            self.solo = spawn_pool(1)
         return self.solo
 
     def _outputs(self, page: Page, result: tuple[Article, Extracted | None, str | None]) -> Iterator:
