@@ -4,8 +4,10 @@
     -> union-find over the verified pairs -> cluster_id / duplicate_of on each new article
 
 Candidate search scales out: a band bucket holds only articles that agree on a band, and earlier
-runs' signatures (within `dedup.window_days`) join the same buckets from the state store. Only the
-final union-find runs on one worker, over this run's articles and the pairs found, which is small.
+runs' signatures (within `dedup.window_days`) join the same buckets from the state store, those
+that share a band with one of this run's articles only (a side input of the new band keys), so
+the shuffle grows with the run, not the window. Only the final union-find runs on one worker,
+over this run's articles and the pairs found, which is small.
 """
 
 from __future__ import annotations
@@ -41,9 +43,11 @@ def _stored(row: dict) -> tuple[Member, bytes]:
     return member, row["signature"]
 
 
-def _band(item: tuple[Member, bytes], params: neardup.NearDupParams):
+def _band(item: tuple[Member, bytes], params: neardup.NearDupParams, wanted: dict | None = None):
+    """(band key, item) per band; with `wanted`, only the bands some new article has."""
     for key in neardup.band_keys(item[1], params):
-        yield key, item
+        if wanted is None or key in wanted:
+            yield key, item
 
 
 def _verify(bucket: tuple[str, list], params: neardup.NearDupParams):
@@ -107,8 +111,14 @@ class MarkNearDuplicates(beam.PTransform):
                   | "Spread" >> beam.Reshuffle()
                   | "ReadSignatures" >> beam.FlatMapTuple(state.read_signatures)
                   | "StoredMembers" >> beam.Map(_stored))
-        pairs = ((new, stored) | "Members" >> beam.Flatten()
-                 | "BandKeys" >> beam.FlatMap(_band, params=params).with_output_types(tuple[str, tuple])
+        # A stored article that shares no band with a new one can join no new cluster: filtering
+        # before the shuffle keeps its cost in proportion to the new articles, not to the window.
+        new_keys = new | "NewBandKeys" >> beam.FlatMap(
+            lambda item: ((k, None) for k in neardup.band_keys(item[1], params))).with_output_types(tuple[str, None])
+        new_bands = new | "NewBands" >> beam.FlatMap(_band, params=params).with_output_types(tuple[str, tuple])
+        stored_bands = stored | "StoredBands" >> beam.FlatMap(
+            _band, params=params, wanted=beam.pvalue.AsDict(new_keys)).with_output_types(tuple[str, tuple])
+        pairs = ((new_bands, stored_bands) | "Members" >> beam.Flatten()
                  | "ByBand" >> beam.GroupByKey()
                  | "Verify" >> beam.FlatMap(_verify, params=params).with_output_types(tuple[str, tuple]))
         new_ids = new | "NewIds" >> beam.Map(lambda item: (_ALL, item[0])).with_output_types(tuple[str, Member])
