@@ -113,9 +113,8 @@ class MarkNearDuplicates(beam.PTransform):
                   | "StoredMembers" >> beam.Map(_stored))
         # A stored article that shares no band with a new one can join no new cluster: filtering
         # before the shuffle keeps its cost in proportion to the new articles, not to the window.
-        new_keys = new | "NewBandKeys" >> beam.FlatMap(
-            lambda item: ((k, None) for k in neardup.band_keys(item[1], params))).with_output_types(tuple[str, None])
         new_bands = new | "NewBands" >> beam.FlatMap(_band, params=params).with_output_types(tuple[str, tuple])
+        new_keys = new_bands | "NewBandKeys" >> beam.Map(lambda kv: (kv[0], None)).with_output_types(tuple[str, None])
         stored_bands = stored | "StoredBands" >> beam.FlatMap(
             _band, params=params, wanted=beam.pvalue.AsDict(new_keys)).with_output_types(tuple[str, tuple])
         pairs = ((new_bands, stored_bands) | "Members" >> beam.Flatten()
