@@ -71,7 +71,7 @@ class PollingConfig(_Strict):
     respect_robots: bool = True
     sitemap_max_children: int = Field(default=50, ge=0, description="Child sitemaps read from an index.")
     max_entries_per_run: int = Field(
-        default=5_000, ge=0,
+        default=2_500, ge=0,
         description="New entries fetched per run; the rest wait for the next run, which a batch run starts "
                     "at once (bounds memory on the local runner). 0: no limit.")
 
