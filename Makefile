@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-fast lint bench clean
 
 $(BIN)/news-ingest: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ lint: $(BIN)/news-ingest
 
 test: lint
 	$(BIN)/python -m pytest
+
+test-fast: lint   # pure modules only: no Beam, no sockets
+	$(BIN)/python -m pytest tests/unit
 
 bench: $(BIN)/news-ingest
 	$(BIN)/python benchmarks/bench_pipeline.py

@@ -10,7 +10,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["pipeline", "pipeline.*"]),
     include_package_data=True,
-    package_data={"pipeline": ["demo_data/**/*", "demo_data/*"]},
+    package_data={"pipeline.commands": ["demo_data/**/*", "demo_data/*"]},
     install_requires=[
         "apache-beam>=2.60,<3",
         "trafilatura>=2.0,<3",
@@ -23,6 +23,8 @@ setup(
         "py3langid>=0.4",
         "charset-normalizer>=3",
         "protego>=0.3,<1",  # robots.txt
+        "numpy>=1.24",  # MinHash signatures
+        "lxml>=5",  # OPML, sitemaps, page metadata
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-timeout>=2.3", "duckdb>=1.1", "ruff>=0.6"],

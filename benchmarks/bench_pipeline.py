@@ -29,7 +29,7 @@ from measure import extraction_limit, parquet_files, rows_and_bytes, run_cli
 from render import feed_url, render_site
 from server import PAGE_TYPE, BenchServer
 
-from pipeline.decoding import decode_html
+from pipeline.articles.decoding import decode_html
 
 PRESETS = {"small": (5, 10), "1k": (50, 20), "10k": (100, 100), "50k": (500, 100)}
 COLUMNS = {"scenario": "scenario", "feeds": "feeds", "articles": "articles", "requests": "requests",

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pipeline.extract import extract_page
+from pipeline.articles.extract import extract_page
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _SUMMARY = re.compile(r"^run (\S+): (.*)$", re.MULTILINE)

@@ -32,11 +32,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from pipeline.neardup import (
+from pipeline.articles.neardup import (
     DEFAULT,
+    Member,
     NearDupParams,
+    assign_clusters,
     band_keys,
-    cluster,
+    member_rank,
     shingle_hashes,
     signature,
     verify_bucket,
@@ -330,7 +332,8 @@ def run_pipeline(docs: list[Doc], sigs: dict[str, bytes], params: NearDupParams)
     """One run over all docs: band keys -> buckets -> verification -> clusters."""
     buckets = _bucket(docs, sigs, params)
     edges, candidates, bucket_pairs, largest = _verify(buckets, params)
-    clusters = cluster(((d.id, (d.published, d.id)) for d in docs), edges)
+    members = {d.id: Member(d.id, member_rank(False, d.published, d.id)) for d in docs}
+    clusters = assign_clusters(members.values(), [(members[a], members[b]) for a, b in edges])
     return Run(clusters, edges, bucket_pairs, len(candidates), candidates, len(buckets), largest)
 
 
@@ -350,11 +353,14 @@ def run_two_runs(docs: list[Doc], sigs: dict[str, bytes], params: NearDupParams)
     buckets = {key: group + persisted.get(key, []) for key, group in _bucket(new, sigs, params).items()}
     old_ids = set(stored)
     edges, candidates, bucket_pairs, largest = _verify(buckets, params)
-    edges = [(a, b) for a, b in edges if not (a in old_ids and b in old_ids)]
-    matched = {i for pair in edges for i in pair if i in old_ids}
+    edges = [(a, b) for a, b in edges if not (a in old_ids and b in old_ids)]  # as MarkNearDuplicates does
     by_id = {d.id: d for d in docs}
-    members = [(i, (0, by_id[i].published)) for i in matched] + [(d.id, (1, d.published)) for d in new]
-    assigned = cluster(members, edges, known={i: stored[i] for i in matched})
+
+    def member(i: str) -> Member:
+        stored_id = stored.get(i)
+        return Member(i, member_rank(stored_id is not None, by_id[i].published, i), stored_id)
+
+    assigned = assign_clusters([member(d.id) for d in new], [(member(a), member(b)) for a, b in edges])
     return Run({**stored, **{d.id: assigned[d.id] for d in new}}, edges, bucket_pairs, len(candidates),
                candidates, len(buckets), largest)
 

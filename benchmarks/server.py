@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from corpus import BASE_DATE
 
-from pipeline.demo_server import send
+from pipeline.commands.demo_server import send
 
 FEED_TYPE = "application/rss+xml; charset=utf-8"
 PAGE_TYPE = "text/html; charset=utf-8"

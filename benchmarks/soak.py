@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from pipeline.demo_server import FixtureServer, send
+from pipeline.commands.demo_server import FixtureServer, send
 
 
 class Feeds:

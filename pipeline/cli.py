@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.commands.feeds import health_table
 from pipeline.config import Config, ConfigError, load_config
-from pipeline.health import health_table
+
+OPML_ACCEPT = "text/x-opml, application/xml, */*;q=0.5"
 
 if TYPE_CHECKING:
-    from pipeline.pipeline import RunSummary
+    from pipeline.run import RunSummary
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,7 +81,7 @@ def _stream(cfg: Config, beam_args: list[str], stop_after: float | None) -> int:
 
 
 def _import_opml(file: str, write: str | None) -> int:
-    from pipeline.opml import OpmlError, opml_to_yaml, parse_opml
+    from pipeline.sources.opml import OpmlError, opml_to_yaml, parse_opml
 
     try:
         text = opml_to_yaml(parse_opml(Path(file).read_bytes()))
@@ -93,20 +95,27 @@ def _import_opml(file: str, write: str | None) -> int:
 
 
 def _compact(args: argparse.Namespace) -> int:
-    from pipeline.compact import compact
-    from pipeline.io import state
-    from pipeline.pipeline import new_run_id
+    from pipeline.commands.compact import compact_output
 
-    wanted = dict(p.split("=", 1) for p in args.partition if "=" in p)
-    if len(wanted) != len(args.partition):
-        raise ConfigError("--partition takes KEY=VALUE")
-    tag = new_run_id()
-    for root, key in ((state.articles_root(args.output), "article_id"), (state.rejects_root(args.output), None)):
-        for done in compact(root, key, tag, wanted, args.min_age):
-            print(f"{root}/{done.partition}: {done.files_in} files, {done.rows_in} rows -> 1 file, "
-                  f"{done.rows_out} rows")
-    state.compact_seen(args.state or f"{args.output.rstrip('/')}/_state", tag)
+    for line in compact_output(args.output, args.state, args.partition, args.min_age):
+        print(line)
     return 0
+
+
+def load_with_opml(path: str) -> Config:
+    """The config file, with the feeds of the OPML lists it names merged in."""
+    config = load_config(path)
+    if not config.opml:
+        return config
+    from pipeline.io.http import read_document  # lxml and HTTP only when a config asks for OPML
+    from pipeline.sources.opml import with_opml_feeds
+
+    base = Path(path).parent
+    try:
+        documents = [(ref, read_document(ref, base, config.http, OPML_ACCEPT)) for ref in config.opml]
+    except OSError as err:
+        raise ConfigError(f"opml: {err}") from None
+    return with_opml_feeds(config, documents)
 
 
 def _print_summary(summary: RunSummary) -> None:
@@ -131,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.ERROR,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Imported late: `news-ingest --help` and config errors should not wait for Beam to load.
-    from pipeline import demo
-    from pipeline.pipeline import run_batch
+    from pipeline.commands import demo
+    from pipeline.run import run_batch
 
     try:
         if args.command == "compact":
@@ -147,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "import-opml":
             return _import_opml(args.file, args.write)
-        cfg = load_config(args.config).with_paths(output=getattr(args, "output", None), state=args.state)
+        cfg = load_with_opml(args.config).with_paths(output=getattr(args, "output", None), state=args.state)
         if args.command == "feeds":
             print(health_table(cfg))
             return 0

@@ -9,6 +9,7 @@ Every knob has its default here and only here; the README's configuration table 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -16,7 +17,34 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator, model_validator
 
-from pipeline.schedule import ScheduleParams
+from pipeline.records import FeedKind
+
+
+@dataclass(frozen=True)
+class ScheduleParams:
+    """The scheduler's knobs as `pipeline.sources.schedule` takes them (from `PollingConfig`)."""
+
+    min_interval: timedelta = timedelta(minutes=5)
+    max_interval: timedelta = timedelta(hours=24)
+    default_interval: timedelta = timedelta(hours=1)  # no dated entries to estimate a rate from
+    backoff_base: timedelta = timedelta(minutes=5)
+    backoff_max: timedelta = timedelta(hours=24)
+    retry_after_max: timedelta = timedelta(days=7)  # the longest Retry-After that is obeyed
+    jitter: float = 0.1  # fraction of the interval added at random, spreading polls out
+    polls_per_gap: float = 2.0  # polls per mean gap between a feed's entries
+    recent_entries: int = 20  # publish times kept for the rate estimate
+
+    def __post_init__(self) -> None:
+        if not timedelta(0) < self.min_interval <= self.default_interval <= self.max_interval:
+            raise ValueError("need 0 < min_interval <= default_interval <= max_interval")
+        if not timedelta(0) < self.backoff_base <= self.backoff_max:
+            raise ValueError("need 0 < backoff_base <= backoff_max")
+        if self.retry_after_max < timedelta(0):
+            raise ValueError("retry_after_max must not be negative")
+        if not 0 <= self.jitter <= 1:
+            raise ValueError("jitter is a fraction between 0 and 1")
+        if self.polls_per_gap <= 0 or self.recent_entries < 2:
+            raise ValueError("need polls_per_gap > 0 and recent_entries >= 2")
 
 
 class ConfigError(ValueError):
@@ -33,7 +61,7 @@ class FeedConfig(_Strict):
     name: str | None = None
     language: str | None = Field(default=None, description="Hint used when detection is unsure.")
     tags: tuple[str, ...] = ()
-    kind: Literal["feed", "news_sitemap"] = "feed"
+    kind: FeedKind = "feed"
     check_robots: bool = Field(default=True, description="False: this feed URL is explicitly allowed.")
 
     @field_validator("language")
@@ -58,7 +86,7 @@ class HttpConfig(_Strict):
 
 
 class PollingConfig(_Strict):
-    """How often each feed is polled; see `pipeline.schedule` for the formulas."""
+    """How often each feed is polled; see `pipeline.sources.schedule` for the formulas."""
 
     respect_schedule: bool = Field(default=True, description="False: poll every feed on every run.")
     min_interval_s: float = Field(default=300, gt=0)
@@ -125,6 +153,10 @@ class StateConfig(_Strict):
     path: str | None = Field(default=None, description="Defaults to <output>/_state.")
 
 
+def default_state_path(output_path: str) -> str:
+    return f"{output_path.rstrip('/')}/_state"
+
+
 class Config(_Strict):
     feeds: tuple[FeedConfig, ...] = ()
     opml: tuple[str, ...] = Field(default=(), description="OPML files or URLs whose feeds are added.")
@@ -144,7 +176,7 @@ class Config(_Strict):
 
     @property
     def state_path(self) -> str:
-        return self.state.path or f"{self.output.path.rstrip('/')}/_state"
+        return self.state.path or default_state_path(self.output.path)
 
     def with_paths(self, output: str | None = None, state: str | None = None) -> Config:
         """Apply command-line overrides without giving up immutability."""
@@ -186,9 +218,4 @@ def load_config(path: str | Path) -> Config:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    config = parse_config(data, str(path))
-    if config.opml:
-        from pipeline.opml import with_opml_feeds  # lxml and HTTP only when a config asks for OPML
-
-        config = with_opml_feeds(config, path.parent)
-    return config
+    return parse_config(data, str(path))

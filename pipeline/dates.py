@@ -129,3 +129,27 @@ def clamp_future(
     if moment - _as_utc(now) > tolerance or moment < _EPOCH_OF_NEWS:
         return None
     return dt
+
+
+def parse_http_date(value: str | None) -> datetime | None:
+    """An HTTP date (RFC 9110 §5.6.7; Expires, Date, Retry-After) as aware UTC; None if unusable."""
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    when = parse_http_date(value)
+    if when is None:
+        return None
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

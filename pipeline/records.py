@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
+
+FeedKind = Literal["feed", "news_sitemap"]
+RejectStage = Literal["poll", "fetch", "extract"]
+# page: extracted from the article page; feed: the feed entry's content or summary (the page
+# failed or had less text); none: neither had any text
+BodySource = Literal["page", "feed", "none"]
 
 
 def utc_now() -> datetime:
@@ -18,7 +25,7 @@ class FeedSource:
     name: str | None = None
     language: str | None = None
     tags: tuple[str, ...] = ()
-    kind: str = "feed"  # feed | news_sitemap
+    kind: FeedKind = "feed"
     check_robots: bool = True
 
 
@@ -77,7 +84,7 @@ class Reject:
 
     url: str
     feed_url: str | None
-    stage: str  # poll | fetch | extract | write
+    stage: RejectStage
     reason: str  # short machine-friendly code, e.g. http_404, timeout, not_html
     http_status: int | None = None
     detail: str | None = None
@@ -116,7 +123,7 @@ class Article:
     reading_time_min: float = 0.0
     has_paywall: bool | None = None
     keywords: list[str] = field(default_factory=list)
-    body_source: str = "feed"
+    body_source: BodySource = "feed"
     http_status: int | None = None
     extractor: str = ""
     run_id: str = ""

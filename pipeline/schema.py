@@ -45,7 +45,7 @@ ARTICLE_SCHEMA = pa.schema(
         _f("reading_time_min", pa.float32(), "Estimated reading time in minutes (per-script reading speed).", False),
         _f("has_paywall", pa.bool_(), "True when the page says it is not free (JSON-LD isAccessibleForFree)."),
         _f("keywords", pa.list_(pa.string()), "Up to 8 salient terms, extracted offline."),
-        _f("body_source", pa.string(), "Where body came from: page | feed.", False),
+        _f("body_source", pa.string(), "Where body came from: page | feed | none (neither had text).", False),
         _f("http_status", pa.int16(), "HTTP status of the article fetch; null if not fetched."),
         _f("extractor", pa.string(), "Extractor and version, e.g. trafilatura/2.3.1.", False),
         _f("run_id", pa.string(), "The run that wrote the row.", False),
@@ -57,7 +57,7 @@ REJECT_SCHEMA = pa.schema(
     [
         _f("url", pa.string(), "The feed or article URL that failed.", False),
         _f("feed_url", pa.string(), "The feed the item came from (null for a feed failure)."),
-        _f("stage", pa.string(), "poll | fetch | extract | dedup | write.", False),
+        _f("stage", pa.string(), "poll | fetch | extract.", False),
         _f("reason", pa.string(), "Short code: http_404, timeout, not_html, too_large, ...", False),
         _f("http_status", pa.int16(), "HTTP status when there was one."),
         _f("detail", pa.string(), "Human-readable detail."),

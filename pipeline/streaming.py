@@ -2,10 +2,10 @@
 
 On a distributed runner (Flink, Spark, Dataflow) this is one unbounded pipeline: a
 `PeriodicImpulse` ticks every `streaming.tick_s`, each tick is its own fixed window, and
-`IngestFeeds` runs per window. On the local runners an endless `PeriodicImpulse` busy-waits, grows
-memory and never fires a `GroupByKey` (../shared/BEAM-NOTES.md), so locally each tick is one
-bounded run of the very same graph, started on schedule; state passes between ticks through the
-output store either way.
+`IngestFeeds` runs per window, its "seen" and "feed claimed" state kept across windows. On the
+local runners an endless `PeriodicImpulse` busy-waits, grows memory and never fires a `GroupByKey`
+(ARCHITECTURE.md), so locally each tick is one bounded run of the very same graph, started on
+schedule, and state passes between ticks through the store.
 
 Stopping: SIGINT or SIGTERM lets the running tick finish and exits; a second signal abandons it.
 Abandoning is safe because every file appears whole and state that says "done" is written after
@@ -29,7 +29,8 @@ from apache_beam.transforms.periodicsequence import PeriodicImpulse
 from apache_beam.utils.timestamp import MAX_TIMESTAMP
 
 from pipeline.config import Config
-from pipeline.pipeline import IngestFeeds, new_run_id, pipeline_options, prepared, run_once
+from pipeline.pipeline import IngestFeeds
+from pipeline.run import new_run_id, pipeline_options, prepared, run_once
 
 LOCAL_RUNNERS = {"FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner"}
 
@@ -110,7 +111,8 @@ def run_unbounded(config: Config, beam_args: list[str], stop_after_s: float | No
     config = prepared(config, run_id)
     options = pipeline_options([*beam_args, "--streaming"])
     p = beam.Pipeline(options=options)
-    _ = ticks(p, config.streaming.tick_s, stop_after_s) | "Ingest" >> IngestFeeds(config, run_id)
+    tick_s = config.streaming.tick_s
+    _ = ticks(p, tick_s, stop_after_s) | "Ingest" >> IngestFeeds(config, run_id, window.FixedWindows(tick_s))
     p.run().wait_until_finish()
 
 

@@ -91,3 +91,10 @@ def count_words(text: str) -> int:
     ("3.5", "1,000", "٣٫٥").
     """
     return len(_WORD.findall(text.translate(_COUNT_TABLE)))
+
+
+def primary_language(tag: object) -> str | None:
+    """The primary subtag of a language tag, lower-cased: "ar-EG" / "en_US" -> "ar" / "en"."""
+    if not isinstance(tag, str):
+        return None
+    return tag.strip().lower().replace("_", "-").split("-", 1)[0] or None

@@ -52,16 +52,33 @@ def canonicalize_url(url: str, base: str | None = None) -> str:
     except UnicodeError:
         host = host.lower()
     host = _MOBILE_HOST.sub("", host) if host.count(".") >= 2 else host
-    netloc = host
     try:
         port = parts.port
     except ValueError:
         port = None
-    if port and port != _DEFAULT_PORTS.get(scheme):
-        netloc = f"{host}:{port}"
+    netloc = host_port(scheme, host, port)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
     query.sort()
     return urlunsplit((scheme, netloc, _norm_path(parts.path), urlencode(query, quote_via=quote), ""))
+
+
+def host_port(scheme: str, host: str, port: int | None) -> str:
+    """The netloc without userinfo and without the scheme's default port; IPv6 hosts bracketed."""
+    netloc = f"[{host}]" if ":" in host else host
+    return f"{netloc}:{port}" if port and port != _DEFAULT_PORTS.get(scheme) else netloc
+
+
+def origin(url: str) -> str | None:
+    """`scheme://host[:port]` of an http(s) URL (lower-cased, default port dropped), else None."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    return f"{scheme}://{host_port(scheme, parts.hostname.lower(), port)}"
 
 
 def url_key(canonical_url: str) -> str:

@@ -17,40 +17,24 @@ import random
 import socket
 import threading
 import time
-import zlib
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import ClassVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from pipeline.config import HttpConfig
+from pipeline.dates import parse_retry_after
+from pipeline.fetching import FetchResult
+from pipeline.inflate import BadData, CappedInflater, TooLarge
 
 _REDIRECTS = {301, 302, 303, 307, 308}
 _RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
 _RETRYABLE_ERRORS = {"connect_error", "connect_timeout", "timeout", "protocol_error"}
 _MAX_RETRY_AFTER_S = 30.0
-
-
-@dataclass(frozen=True)
-class FetchResult:
-    url: str
-    final_url: str
-    status: int | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes | None = None
-    error: str | None = None
-    detail: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "")
 
 
 class _Failure(Exception):
@@ -77,38 +61,68 @@ def is_public_host(host: str) -> bool:
     return True
 
 
-class _Decoder:
-    """Content-Encoding decoding with an output cap, so a gzip bomb costs at most `limit` bytes."""
+class HostGate:
+    """Per-host politeness for a whole process: at most `per_host_concurrency` requests in flight to
+    one host, and request starts at least the host's delay apart (`per_host_delay_s`, or a longer
+    robots.txt Crawl-delay, capped). One gate per process and configuration (`for_config`), shared
+    by every fetcher in it: Beam may run several instances of a DoFn side by side in one worker
+    process, and they must not each keep their own clock. Across processes, hosts are routed to one
+    worker (ARCHITECTURE.md, "Politeness across workers")."""
 
-    def __init__(self, encoding: str, limit: int):
-        encoding = encoding.strip().lower()
-        if encoding in ("gzip", "x-gzip"):
-            self._z: zlib._Decompress | None = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif encoding == "deflate":
-            self._z = zlib.decompressobj()
-        elif encoding in ("", "identity"):
-            self._z = None
-        else:
-            raise _Failure("unsupported_encoding", f"Content-Encoding {encoding!r}")
-        self._limit = limit
+    _shared: ClassVar[dict[tuple, HostGate]] = {}
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def feed(self, chunk: bytes, have: int) -> bytes:
-        if self._z is None:
-            return chunk
-        try:
-            out = self._z.decompress(chunk, self._limit - have + 1)
-        except zlib.error as err:
-            raise _Failure("decoding_error", f"bad compressed body: {err}") from None
-        if self._z.unconsumed_tail:
-            raise _Failure("too_large", f"decompressed body exceeds {self._limit} bytes")
-        return out
+    def __init__(self, per_host_concurrency: int, per_host_delay_s: float, max_crawl_delay_s: float):
+        self.per_host_concurrency, self.per_host_delay_s = per_host_concurrency, per_host_delay_s
+        self.max_crawl_delay_s = max_crawl_delay_s
+        self._lock = threading.Lock()
+        self._slots: defaultdict[str, threading.BoundedSemaphore] = defaultdict(
+            lambda: threading.BoundedSemaphore(per_host_concurrency))
+        self._next_start: dict[str, float] = {}
+        self._delay: dict[str, float] = {}
+
+    @classmethod
+    def for_config(cls, cfg: HttpConfig) -> HostGate:
+        key = (cfg.per_host_concurrency, cfg.per_host_delay_s, cfg.max_crawl_delay_s)
+        with cls._shared_lock:
+            if key not in cls._shared:
+                cls._shared[key] = cls(*key)
+            return cls._shared[key]
+
+    def set_delay(self, host: str, seconds: float) -> None:
+        with self._lock:
+            self._delay[host] = min(seconds, self.max_crawl_delay_s)
+
+    def delay(self, host: str) -> float:
+        """Minimum gap between request starts to `host`."""
+        return max(self.per_host_delay_s, self._delay.get(host, 0.0))
+
+    def ready_in(self, host: str) -> float:
+        """Seconds until a request to `host` could start (0: now); for schedulers deciding what to
+        hand to a thread, without reserving anything."""
+        with self._lock:
+            return max(0.0, self._next_start.get(host, 0.0) - time.monotonic())
+
+    @contextmanager
+    def turn(self, host: str) -> Iterator[None]:
+        """Hold one of the host's slots and start no sooner than its delay after the previous start."""
+        slot = self._slots[host]
+        with slot:
+            with self._lock:
+                now = time.monotonic()
+                start = max(now, self._next_start.get(host, now))
+                self._next_start[host] = start + self.delay(host)
+            if start > now:
+                time.sleep(start - now)
+            yield
 
 
 class HttpFetcher:
     """A thread-safe polite client: use one per worker and share it between threads."""
 
     def __init__(self, cfg: HttpConfig):
-        self.cfg = cfg
+        self.cfg, self.user_agent = cfg, cfg.user_agent
+        self.gate = HostGate.for_config(cfg)
         self._client = httpx.Client(
             follow_redirects=False,
             timeout=httpx.Timeout(cfg.timeout_s, connect=cfg.connect_timeout_s),
@@ -116,12 +130,6 @@ class HttpFetcher:
                                 max_keepalive_connections=cfg.concurrency),
             headers={"User-Agent": cfg.user_agent, "Accept-Encoding": "gzip, deflate"},
         )
-        self._host_slots: defaultdict[str, threading.BoundedSemaphore] = defaultdict(
-            lambda: threading.BoundedSemaphore(cfg.per_host_concurrency)
-        )
-        self._lock = threading.Lock()
-        self._next_start: dict[str, float] = {}
-        self._host_delay: dict[str, float] = {}
 
     def __enter__(self) -> HttpFetcher:
         return self
@@ -132,28 +140,9 @@ class HttpFetcher:
     def close(self) -> None:
         self._client.close()
 
-    def _slot(self, host: str) -> threading.BoundedSemaphore:
-        with self._lock:
-            return self._host_slots[host]
-
     def set_host_delay(self, host: str, seconds: float) -> None:
         """A longer minimum gap for one host, e.g. its robots.txt Crawl-delay (capped)."""
-        with self._lock:
-            self._host_delay[host] = min(seconds, self.cfg.max_crawl_delay_s)
-
-    def host_delay(self, host: str) -> float:
-        """Minimum gap between request starts to `host`: the configured one or its Crawl-delay."""
-        return max(self.cfg.per_host_delay_s, self._host_delay.get(host, 0.0))
-
-    def _wait_turn(self, host: str) -> None:
-        """Space request starts to one host by at least its delay; other hosts are not held up."""
-        with self._lock:
-            delay = self.host_delay(host)
-            now = time.monotonic()
-            start = max(now, self._next_start.get(host, now))
-            self._next_start[host] = start + delay
-        if start > now:
-            time.sleep(start - now)
+        self.gate.set_delay(host, seconds)
 
     def get(self, url: str, *, trusted: bool = False, accept: str = "*/*",
             headers: Mapping[str, str] | None = None) -> FetchResult:
@@ -202,8 +191,7 @@ class HttpFetcher:
         if (not self.cfg.allow_private_networks and host != trusted_host
                 and not is_public_host(host)):
             raise _Failure("private_address", f"{host} resolves to a non-public address")
-        with self._slot(host):
-            self._wait_turn(host)
+        with self.gate.turn(host):
             deadline = time.monotonic() + self.cfg.timeout_s
             try:
                 with self._client.stream("GET", url, headers=headers) as resp:
@@ -234,18 +222,21 @@ class HttpFetcher:
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit and not headers.get("content-encoding"):
             raise _Failure("too_large", f"Content-Length {declared} > {limit}", resp.status_code)
-        decoder = _Decoder(headers.get("content-encoding", ""), limit)
+        try:
+            inflater = CappedInflater(headers.get("content-encoding", ""), limit)
+        except ValueError as err:
+            raise _Failure("unsupported_encoding", str(err), resp.status_code) from None
         chunks: list[bytes] = []
-        size = 0
         for raw in resp.iter_raw():
             if time.monotonic() > deadline:
                 raise _Failure("timeout", f"body not complete within {self.cfg.timeout_s}s",
                                resp.status_code)
-            data = decoder.feed(raw, size)
-            size += len(data)
-            if size > limit:
-                raise _Failure("too_large", f"body exceeds {limit} bytes", resp.status_code)
-            chunks.append(data)
+            try:
+                chunks.append(inflater.feed(raw))
+            except TooLarge as err:
+                raise _Failure("too_large", f"body {err}", resp.status_code) from None
+            except BadData as err:
+                raise _Failure("decoding_error", f"bad compressed body: {err}", resp.status_code) from None
         return b"".join(chunks)
 
 
@@ -258,17 +249,16 @@ def _caused_by(err: BaseException, kind: type[BaseException]) -> bool:
     return False
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
+def read_document(ref: str, base_dir: Path, http: HttpConfig, accept: str = "*/*") -> bytes:
+    """A document named in a config (an OPML list, say): an http(s) URL, or a path relative to the
+    config's folder. Raises OSError with a message naming `ref`."""
+    if ref.startswith(("http://", "https://")):
+        with HttpFetcher(http) as fetcher:
+            res = fetcher.get(ref, trusted=True, accept=accept)
+        if not res.ok or res.body is None:
+            raise OSError(f"cannot fetch {ref}: {res.error} {res.detail or ''}".strip())
+        return res.body
     try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
+        return (base_dir / ref).read_bytes()
+    except OSError as err:
+        raise OSError(f"cannot read {base_dir / ref}: {err.strerror or err}") from None

@@ -21,6 +21,14 @@ import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
 
+def articles_root(output_path: str) -> str:
+    return f"{output_path.rstrip('/')}/articles"
+
+
+def rejects_root(output_path: str) -> str:
+    return f"{output_path.rstrip('/')}/rejects"
+
+
 def absolute(path: str) -> str:
     """Local paths made absolute, so workers in other processes or folders write the same place."""
     return path if "://" in path else os.path.abspath(path)

@@ -30,24 +30,19 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 from urllib.parse import urlsplit
 
 from protego import Protego
 
-from pipeline.io.http import FetchResult
+from pipeline.fetching import Fetcher
+from pipeline.urls import origin
 
 MAX_ROBOTS_BYTES = 500 * 1024
 _PRODUCT_TOKEN = re.compile(r"[A-Za-z_-]+")
 _ACCEPT = "text/plain, */*;q=0.5"
 _UNAVAILABLE_ERRORS = {"too_many_redirects", "redirect_loop"}
 _SITE_UNREACHABLE = {"private_address", "dns_error", "connect_error", "connect_timeout", "invalid_url"}
-
-
-class Fetcher(Protocol):
-    def get(self, url: str, *, trusted: bool = ..., accept: str = ...) -> FetchResult: ...
-
-    def set_host_delay(self, host: str, seconds: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -69,20 +64,8 @@ def product_token(user_agent: str) -> str:
 
 def origin_of(url: str) -> tuple[str, str] | None:
     """(origin key, robots.txt URL) of an http(s) URL, or None for anything else."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
-        return None
-    try:
-        port = parts.port
-    except ValueError:
-        return None
-    host = parts.hostname.lower()
-    netloc = f"[{host}]" if ":" in host else host
-    if port and port != {"http": 80, "https": 443}[scheme]:
-        netloc = f"{netloc}:{port}"
-    origin = f"{scheme}://{netloc}"
-    return origin, f"{origin}/robots.txt"
+    key = origin(url)
+    return None if key is None else (key, f"{key}/robots.txt")
 
 
 def _decode(body: bytes, limit: int) -> str:
@@ -107,7 +90,6 @@ class RobotsPolicy:
         self._lock = threading.Lock()
         self._rules: OrderedDict[str, RobotsRules] = OrderedDict()
         self._origin_locks: dict[str, threading.Lock] = {}
-        self.fetches = 0  # robots.txt requests made, for metrics and tests
 
     def __getstate__(self) -> dict:
         raise TypeError("RobotsPolicy holds a cache, locks and a client: create it in DoFn.setup, "
@@ -198,8 +180,6 @@ class RobotsPolicy:
         return rules
 
     def _fetch(self, robots_url: str, trusted: bool, previous: RobotsRules | None) -> RobotsRules:
-        with self._lock:
-            self.fetches += 1
         result = self._fetcher.get(robots_url, trusted=trusted, accept=_ACCEPT)
         now = self._clock()
         status = result.status

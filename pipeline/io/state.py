@@ -16,41 +16,36 @@ import re
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
 import pyarrow as pa
 
-from pipeline.io.parquet import dataset_files, filesystem, read_columns, write_atomically
+from pipeline.io.parquet import articles_root, dataset_files, filesystem, read_columns, write_atomically
 from pipeline.records import FeedEntry, utc_now
-from pipeline.schedule import FeedState
-
-URL, CONTENT = "url", "content"
-BUCKETS = 32  # seen-key state cells (and folders); see ../shared/BEAM-NOTES.md, "State and dedup"
-
-SEEN_SCHEMA = pa.schema([
-    pa.field("key", pa.string(), nullable=False),
-    pa.field("kind", pa.string(), nullable=False),
-    pa.field("run_id", pa.string(), nullable=False),
-    pa.field("bucket", pa.int32(), nullable=False),  # partition column: bucket_of(key)
-])
+from pipeline.sources.schedule import FeedState
 
 
-def bucket_of(key: str) -> int:
-    """Stable across processes and machines (unlike `hash`)."""
-    return zlib.crc32(key.encode()) % BUCKETS
+@dataclass(frozen=True)
+class Store:
+    """One state store: a folder under `<state>`, its schema and its partition columns."""
+
+    folder: str
+    schema: pa.Schema
+    partition_by: tuple[str, ...] = ()
+
+    def root(self, state_path: str) -> str:
+        return f"{state_path.rstrip('/')}/{self.folder}"
 
 
-FEED_STATE_SCHEMA = pa.schema([
+# --- feed states: one JSON snapshot row per poll, newest wins ---------------------------------
+
+FEEDS = Store("feeds", pa.schema([
     pa.field("feed_url", pa.string(), nullable=False),
     pa.field("updated_at", pa.timestamp("us", tz="UTC"), nullable=False),
     pa.field("state", pa.string(), nullable=False),  # FeedState.to_dict() as JSON: evolves freely
     pa.field("run_id", pa.string(), nullable=False),
-])
-
-
-def feeds_root(state_path: str) -> str:
-    return f"{state_path.rstrip('/')}/feeds"
+]))
 
 
 def feed_state_row(feed: FeedState, run_id: str, updated_at: datetime | None = None) -> dict:
@@ -61,7 +56,7 @@ def feed_state_row(feed: FeedState, run_id: str, updated_at: datetime | None = N
 
 def read_feed_states(state_path: str) -> dict[str, FeedState]:
     """The latest known state of every feed ever polled (snapshots are appended, newest wins)."""
-    root = feeds_root(state_path)
+    root = FEEDS.root(state_path)
     latest: dict[str, tuple] = {}
     for file in dataset_files(root):
         for row in read_columns(root, file, ["feed_url", "updated_at", "state"]):
@@ -72,34 +67,32 @@ def read_feed_states(state_path: str) -> dict[str, FeedState]:
 
 def compact_feed_states(state_path: str, run_id: str, max_files: int = 8) -> None:
     """Keep the snapshot folder small: past `max_files` files, rewrite it as one file of latest states."""
-    root = feeds_root(state_path)
+    root = FEEDS.root(state_path)
     files = dataset_files(root)
     if len(files) <= max_files:
         return
     rows = [feed_state_row(s, run_id) for s in read_feed_states(state_path).values()]
-    write_atomically(root, "", FEED_STATE_SCHEMA, [pa.Table.from_pylist(rows, schema=FEED_STATE_SCHEMA)],
+    write_atomically(root, "", FEEDS.schema, [pa.Table.from_pylist(rows, schema=FEEDS.schema)],
                      f"compacted-{run_id}")
     fsys, _ = filesystem(root)
     for file in files:
         fsys.delete_file(file)
 
 
-SIGNATURE_SCHEMA = pa.schema([
+# --- near-duplicate signatures, by day: old days are skipped whole -----------------------------
+
+SIGNATURES = Store("signatures", pa.schema([
     pa.field("article_id", pa.string(), nullable=False),
     pa.field("cluster_id", pa.string(), nullable=False),
     pa.field("published_at", pa.timestamp("us", tz="UTC")),
-    pa.field("signature", pa.binary(), nullable=False),  # pipeline.neardup.signature: MinHash values
-    pa.field("ingest_date", pa.string(), nullable=False),  # partition column: old days are skipped whole
-])
-
-
-def signatures_root(state_path: str) -> str:
-    return f"{state_path.rstrip('/')}/signatures"
+    pa.field("signature", pa.binary(), nullable=False),  # pipeline.articles.neardup.signature: MinHash values
+    pa.field("ingest_date", pa.string(), nullable=False),  # partition column
+]), ("ingest_date",))
 
 
 def signature_files(state_path: str, since: date) -> list[tuple[str, str]]:
     """(root, file) pairs of the signatures written on or after `since`, judged by their folder."""
-    root = signatures_root(state_path)
+    root = SIGNATURES.root(state_path)
     files = []
     for file in dataset_files(root):
         day = re.search(r"ingest_date=(\d{4}-\d{2}-\d{2})", file)
@@ -112,16 +105,14 @@ def read_signatures(root: str, file: str) -> Iterator[dict]:
     yield from read_columns(root, file, ["article_id", "cluster_id", "published_at", "signature"])
 
 
-BACKLOG_SCHEMA = pa.schema([
+# --- backlog: entries deferred by the per-run cap ---------------------------------------------
+
+BACKLOG = Store("backlog", pa.schema([
     pa.field("feed_url", pa.string(), nullable=False),
     pa.field("link", pa.string(), nullable=False),
     pa.field("entry", pa.string(), nullable=False),  # the FeedEntry as JSON
     pa.field("run_id", pa.string(), nullable=False),
-])
-
-
-def backlog_root(state_path: str) -> str:
-    return f"{state_path.rstrip('/')}/backlog"
+]))
 
 
 def backlog_row(entry: FeedEntry, run_id: str) -> dict:
@@ -130,7 +121,7 @@ def backlog_row(entry: FeedEntry, run_id: str) -> dict:
 
 
 def backlog_files(state_path: str) -> list[tuple[str, str]]:
-    root = backlog_root(state_path)
+    root = BACKLOG.root(state_path)
     return [(root, file) for file in dataset_files(root)]
 
 
@@ -150,16 +141,22 @@ def delete_file(root: str, file: str) -> None:
     fsys.delete_file(file)
 
 
-def seen_root(state_path: str) -> str:
-    return f"{state_path.rstrip('/')}/seen"
+# --- seen keys, in hash-bucket folders ---------------------------------------------------------
+
+URL, CONTENT = "url", "content"
+BUCKETS = 32  # seen-key state cells (and folders); ARCHITECTURE.md, "Keyed state"
+
+SEEN = Store("seen", pa.schema([
+    pa.field("key", pa.string(), nullable=False),
+    pa.field("kind", pa.string(), nullable=False),
+    pa.field("run_id", pa.string(), nullable=False),
+    pa.field("bucket", pa.int32(), nullable=False),  # partition column: bucket_of(key)
+]), ("bucket",))
 
 
-def articles_root(output_path: str) -> str:
-    return f"{output_path.rstrip('/')}/articles"
-
-
-def rejects_root(output_path: str) -> str:
-    return f"{output_path.rstrip('/')}/rejects"
+def bucket_of(key: str) -> int:
+    """Stable across processes and machines (unlike `hash`)."""
+    return zlib.crc32(key.encode()) % BUCKETS
 
 
 def seen_row(kind: str, key: str, run_id: str) -> dict:
@@ -168,7 +165,7 @@ def seen_row(kind: str, key: str, run_id: str) -> dict:
 
 def read_seen_bucket(state_path: str, bucket: int) -> dict[str, set[str]]:
     """kind -> keys of one bucket, everything earlier runs recorded."""
-    root = seen_root(state_path)
+    root = SEEN.root(state_path)
     keys: defaultdict[str, set[str]] = defaultdict(set)
     for file in dataset_files(f"{root}/bucket={bucket}"):
         for row in read_columns(root, file, ["kind", "key"]):
@@ -180,16 +177,16 @@ def write_seen(state_path: str, rows: Iterable[dict], tag: str) -> None:
     by_bucket: defaultdict[int, list[dict]] = defaultdict(list)
     for row in rows:
         by_bucket[row["bucket"]].append(row)
-    schema = pa.schema([f for f in SEEN_SCHEMA if f.name != "bucket"])
+    schema = pa.schema([f for f in SEEN.schema if f.name not in SEEN.partition_by])
     for bucket, part in by_bucket.items():
-        write_atomically(seen_root(state_path), f"bucket={bucket}", schema,
+        write_atomically(SEEN.root(state_path), f"bucket={bucket}", schema,
                          [pa.Table.from_pylist(part, schema=schema)], tag)
 
 
 def rebuild_seen(output_path: str, state_path: str, run_id: str) -> int:
     """Seen keys from the articles dataset, when the seen store is empty but articles exist (state
     lost or moved); returns the number of keys written."""
-    if dataset_files(seen_root(state_path)):
+    if dataset_files(SEEN.root(state_path)):
         return 0
     root, rows = articles_root(output_path), []
     for file in dataset_files(root):
@@ -203,7 +200,7 @@ def rebuild_seen(output_path: str, state_path: str, run_id: str) -> int:
 
 def compact_seen(state_path: str, run_id: str, max_files: int = 8) -> None:
     """Past `max_files` files in a bucket folder, rewrite it as one file (each run adds one per bucket)."""
-    root = seen_root(state_path)
+    root = SEEN.root(state_path)
     fsys, _ = filesystem(root)
     for bucket in range(BUCKETS):
         files = dataset_files(f"{root}/bucket={bucket}")

@@ -12,36 +12,18 @@ forward and many hosts share the fetching.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from pipeline.io import state
 from pipeline.records import FeedEntry
-
-DEFERRED = "deferred"
-
-
-def _newest_first(entry: FeedEntry) -> tuple:
-    return (entry.published_at is None, -(entry.published_at.timestamp() if entry.published_at else 0), entry.link)
-
-
-def split_backlog(entries: Iterable[FeedEntry], limit: int) -> tuple[list[FeedEntry], list[FeedEntry]]:
-    """(taken, deferred): each feed's entries newest first, then round-robin over feeds."""
-    by_feed: defaultdict[str, list[FeedEntry]] = defaultdict(list)
-    for entry in entries:
-        by_feed[entry.feed_url].append(entry)
-    ranked = sorted((rank, feed, entry)
-                    for feed, items in by_feed.items()
-                    for rank, entry in enumerate(sorted(items, key=_newest_first)))
-    ordered = [entry for _, _, entry in ranked]
-    return ordered[:limit], ordered[limit:]
+from pipeline.sources.backlog import split_backlog
+from pipeline.transforms.names import DEFERRED, counter
 
 
 class _Take(beam.DoFn):
-    deferred = Metrics.counter("news_ingest", "entries_deferred")
+    deferred = counter("entries_deferred")
 
     def __init__(self, limit: int):
         self.limit = limit

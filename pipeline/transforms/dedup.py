@@ -1,14 +1,12 @@
-"""Exact-duplicate removal, within a run and against earlier runs, with keyed state.
+"""Exact-duplicate removal, within a run, across ticks and against earlier runs, with keyed state.
 
 Per check (link, canonical URL, body hash): a `GroupByKey` on the key picks one item per key by a
 deterministic order (so which copy is kept does not depend on arrival order), then items go,
 keyed by a stable hash bucket of their key (`state.bucket_of`), through a stateful DoFn with one
-state cell per bucket: the keys earlier runs recorded in that bucket, read from the bucket's own
-folder of the seen store when its first item arrives, and the keys let through in this window
-(which stops a repeat in a late pane). No timers, no global in-process state, and no worker holds
-more than its buckets: the same code runs on the local runner and on Flink or Dataflow
-(../shared/BEAM-NOTES.md measured this layout at about 22k items/s, against about 1k/s for one
-state cell per key).
+state cell per bucket, in the global window (`AcrossTicks`): the keys earlier runs recorded in
+that bucket, read from the bucket's own folder of the seen store when its first item arrives, and
+the keys let through since. No timers, no global in-process state, and no worker holds more than
+its buckets (ARCHITECTURE.md, "State across ticks and runs").
 """
 
 from __future__ import annotations
@@ -18,14 +16,14 @@ from dataclasses import dataclass, field
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder
-from apache_beam.metrics import Metrics
+from apache_beam.transforms import window
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
 from pipeline.io import state
 from pipeline.records import Article, FeedEntry
+from pipeline.transforms.across_ticks import AcrossTicks
+from pipeline.transforms.names import DUPLICATES, counter
 from pipeline.urls import canonicalize_url, url_key
-
-DUPLICATES = "duplicates"
 
 
 def _entry_order(e: FeedEntry) -> tuple:
@@ -39,7 +37,7 @@ def _article_order(a: Article) -> tuple:
 
 
 class _PickFirst(beam.DoFn):
-    dropped = Metrics.counter("news_ingest", "duplicates_dropped")
+    dropped = counter("duplicates_dropped")
 
     def __init__(self, order: Callable):
         self.order = order
@@ -56,16 +54,16 @@ class _PickFirst(beam.DoFn):
 @dataclass
 class _BucketKeys:
     stored: frozenset[str]  # recorded by earlier runs (or ticks)
-    added: set[str] = field(default_factory=set)  # let through in this window
+    added: set[str] = field(default_factory=set)  # let through since
 
 
-_SEEN = ReadModifyWriteStateSpec("seen", PickleCoder())  # one _BucketKeys per bucket and window
+_SEEN = ReadModifyWriteStateSpec("seen", PickleCoder())  # one _BucketKeys per bucket
 _SEEN_STATE = beam.DoFn.StateParam(_SEEN)
 
 
 class _Unseen(beam.DoFn):
-    known = Metrics.counter("news_ingest", "already_seen")
-    dropped = Metrics.counter("news_ingest", "duplicates_dropped")
+    known = counter("already_seen")
+    dropped = counter("duplicates_dropped")
 
     def __init__(self, kind: str, state_path: str):
         self.kind, self.state_path = kind, state_path
@@ -85,44 +83,46 @@ class _Unseen(beam.DoFn):
 
 
 def _first_unseen(items: beam.PCollection, key: Callable, order: Callable, kind: str, state_path: str,
-                  label: str) -> tuple[beam.PCollection, beam.PCollection]:
+                  tick_windows: window.WindowFn | None, label: str) -> tuple[beam.PCollection, beam.PCollection]:
     """(unique, duplicates) of `items` by `key`."""
     picked = (items
               | f"{label}Key" >> beam.Map(lambda x: (key(x), x)).with_output_types(tuple[str, object])
               | f"{label}Group" >> beam.GroupByKey()
               | f"{label}PickFirst" >> beam.ParDo(_PickFirst(order)).with_outputs(DUPLICATES, main="first"))
-    checked = (picked.first
-               | f"{label}Bucket" >> beam.Map(lambda kv: (state.bucket_of(kv[0]), kv)
-                                              ).with_output_types(tuple[int, tuple[str, object]])
-               | f"{label}Unseen" >> beam.ParDo(_Unseen(kind, state_path)).with_outputs(DUPLICATES, main="unique"))
-    duplicates = (picked[DUPLICATES], checked[DUPLICATES]) | f"{label}Duplicates" >> beam.Flatten()
-    return checked.unique, duplicates
+    unseen = beam.ParDo(_Unseen(kind, state_path)).with_outputs(DUPLICATES, main="unique")
+    unique, known = (picked.first
+                     | f"{label}Bucket" >> beam.Map(lambda kv: (state.bucket_of(kv[0]), kv)
+                                                    ).with_output_types(tuple[int, tuple[str, object]])
+                     | f"{label}Unseen" >> AcrossTicks(unseen, tick_windows))
+    duplicates = (picked[DUPLICATES], known) | f"{label}Duplicates" >> beam.Flatten()
+    return unique, duplicates
 
 
 class SkipSeenLinks(beam.PTransform):
     """Before fetching: drop entries whose canonical link an earlier run (or another feed) has."""
 
-    def __init__(self, state_path: str):
+    def __init__(self, state_path: str, tick_windows: window.WindowFn | None = None):
         super().__init__()
-        self.state_path = state_path
+        self.state_path, self.tick_windows = state_path, tick_windows
 
     def expand(self, entries: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
-        return _first_unseen(entries, lambda e: e.url_key, _entry_order, state.URL, self.state_path, "Link")
+        return _first_unseen(entries, lambda e: e.url_key, _entry_order, state.URL, self.state_path,
+                             self.tick_windows, "Link")
 
 
 class DropDuplicateArticles(beam.PTransform):
     """After extraction: drop repeats of a canonical URL, then of a normalised body."""
 
-    def __init__(self, state_path: str):
+    def __init__(self, state_path: str, tick_windows: window.WindowFn | None = None):
         super().__init__()
-        self.state_path = state_path
+        self.state_path, self.tick_windows = state_path, tick_windows
 
     def expand(self, articles: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
         by_url, url_dups = _first_unseen(articles, lambda a: a.article_id, _article_order, state.URL,
-                                         self.state_path, "Url")
+                                         self.state_path, self.tick_windows, "Url")
         with_body = by_url | "HasHash" >> beam.Partition(lambda a, n: int(bool(a.content_hash)), 2)
         by_body, body_dups = _first_unseen(with_body[1], lambda a: a.content_hash, _article_order, state.CONTENT,
-                                           self.state_path, "Body")
+                                           self.state_path, self.tick_windows, "Body")
         unique = (with_body[0], by_body) | "Unique" >> beam.Flatten()
         dropped = (url_dups, body_dups) | "Dropped" >> beam.Flatten()
         return unique, dropped

@@ -18,13 +18,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 
-from pipeline.article import analyze, merge_article
-from pipeline.extract import extract_page
+from pipeline.articles.extract import extract_page
+from pipeline.articles.merge import analyze, merge_article
 from pipeline.records import Article, Extracted, Page, Reject
-from pipeline.transforms.http_batch import REJECTS
+from pipeline.transforms.names import REJECTS, counter
 
 _IN_FLIGHT_PER_PROCESS = 4  # pages queued per pool process: keeps it busy, bounds memory
 
@@ -63,7 +62,7 @@ class _ExtractFn(beam.DoFn):
     """Pages go to the process pool as they arrive and come back as they finish, so the bundle's
     thread keeps feeding the fetch scheduler upstream (fused into the same stage) meanwhile."""
 
-    empty = Metrics.counter("news_ingest", "pages_without_text")
+    empty = counter("pages_without_text")
 
     def __init__(self, processes: int):
         self.processes = processes or os.cpu_count() or 1

@@ -9,26 +9,23 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
+from pipeline.articles.decoding import decode_html, is_html
 from pipeline.config import HttpConfig
-from pipeline.decoding import decode_html, is_html
-from pipeline.io.http import FetchResult
+from pipeline.fetching import FetchResult
 from pipeline.records import FeedEntry, Page, Reject
-from pipeline.transforms.http_batch import REJECTS, HttpBatchFn
+from pipeline.transforms.host_scheduler import ByHost, HostScheduledFn
+from pipeline.transforms.names import REJECTS, counter
 
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 
 
-class _FetchFn(HttpBatchFn):
-    fetched = Metrics.counter("news_ingest", "pages_fetched")
-    failed = Metrics.counter("news_ingest", "pages_failed")
-
-    def host_of(self, entry: FeedEntry) -> str:
-        return urlsplit(entry.link).hostname or ""
+class _FetchFn(HostScheduledFn):
+    fetched = counter("pages_fetched")
+    failed = counter("pages_failed")
 
     def work(self, entry: FeedEntry) -> FetchResult:
-        if self.robots is not None and not self.robots.permits(entry.link, self.http_cfg.user_agent):
+        if self.robots is not None and not self.robots.permits(entry.link, self.http.user_agent):
             reason, detail = self.robots.refusal(entry.link)
             return FetchResult(entry.link, entry.link, error=reason, detail=f"{detail}; body taken from the feed")
         return self.http.get(entry.link, accept=HTML_ACCEPT)
@@ -57,5 +54,6 @@ class FetchArticles(beam.PTransform):
 
     def expand(self, entries: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         return (entries
+                | "ByHost" >> ByHost(lambda entry: urlsplit(entry.link).hostname or "")
                 | "Fetch" >> beam.ParDo(_FetchFn(self.http, self.respect_robots)).with_outputs(
                     REJECTS, main="pages"))

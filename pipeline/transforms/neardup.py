@@ -12,34 +12,22 @@ over this run's articles and the pairs found, which is small.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
-from pipeline import neardup
+from pipeline.articles import neardup
+from pipeline.articles.neardup import Member, member_rank
 from pipeline.io import state
 from pipeline.records import Article, utc_now
+from pipeline.transforms.names import SIGNATURES, counter
 
-SIGNATURES = "signatures"
 _ALL = "all"  # the single key of the clustering step
 
 
-@dataclass(frozen=True)
-class Member:
-    article_id: str
-    rank: tuple  # earlier runs first, then earliest published: the cluster's first member wins
-    cluster_id: str | None  # set for members from earlier runs, None for this run's articles
-
-
-def _rank(from_store: bool, published: datetime | None, article_id: str) -> tuple:
-    return (0 if from_store else 1, published.timestamp() if published else math.inf, article_id)
-
-
 def _stored(row: dict) -> tuple[Member, bytes]:
-    member = Member(row["article_id"], _rank(True, row["published_at"], row["article_id"]), row["cluster_id"])
+    member = Member(row["article_id"], member_rank(True, row["published_at"], row["article_id"]), row["cluster_id"])
     return member, row["signature"]
 
 
@@ -61,20 +49,11 @@ def _verify(bucket: tuple[str, list], params: neardup.NearDupParams):
 
 
 def _assign(_: str, groups: dict):
-    pairs = list(groups["pairs"])
-    members = {m.article_id: m for m in groups["new"]}
-    for pair in pairs:
-        members.update({m.article_id: m for m in pair})
-    known = {m.article_id: m.cluster_id for m in members.values() if m.cluster_id}
-    clusters = neardup.cluster([(i, m.rank) for i, m in members.items()],
-                               [(a.article_id, b.article_id) for a, b in pairs], known)
-    for article_id, member in members.items():
-        if member.cluster_id is None:
-            yield article_id, clusters[article_id]
+    yield from neardup.assign_clusters(groups["new"], groups["pairs"]).items()
 
 
 class _Mark(beam.DoFn):
-    flagged = Metrics.counter("news_ingest", "near_duplicates")
+    flagged = counter("near_duplicates")
 
     def process(self, element):
         article_id, groups = element
@@ -103,7 +82,7 @@ class MarkNearDuplicates(beam.PTransform):
             lambda a: (a.article_id, (a, neardup.signature(a.body or "", params)))
         ).with_output_types(tuple[str, tuple[Article, bytes]])
         new = signed | "NewMembers" >> beam.MapTuple(
-            lambda i, pair: (Member(i, _rank(False, pair[0].published_at, i), None), pair[1]))
+            lambda i, pair: (Member(i, member_rank(False, pair[0].published_at, i)), pair[1]))
         state_path, window = self.state_path, timedelta(days=self.window_days)
         stored = (self.ticks
                   | "SignatureFiles" >> beam.FlatMap(

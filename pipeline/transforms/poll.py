@@ -2,30 +2,33 @@
 polled feed's new state out.
 
 Each tick reads the feeds' latest states from the store (one row per feed), so a long-running job
-sees what its previous ticks wrote; feeds that are not due yet (`pipeline.schedule`) are skipped
+sees what its previous ticks wrote; feeds that are not due yet (`pipeline.sources.schedule`) are skipped
 and counted.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
+from apache_beam.coders import FloatCoder
+from apache_beam.transforms import window
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
 from pipeline.config import HttpConfig, PollingConfig
 from pipeline.io.state import read_feed_states
-from pipeline.polling import PollOutcome, poll_feed
 from pipeline.records import FeedSource, utc_now
-from pipeline.schedule import FeedState, is_due
-from pipeline.transforms.http_batch import REJECTS, HttpBatchFn
-
-FEED_STATES = "feed_states"
+from pipeline.sources.poll import PollOutcome, poll_feed
+from pipeline.sources.schedule import FeedState, is_due
+from pipeline.transforms.across_ticks import AcrossTicks
+from pipeline.transforms.host_scheduler import ByHost, HostScheduledFn
+from pipeline.transforms.names import FEED_STATES, REJECTS, counter
 
 
 class _DueFn(beam.DoFn):
-    not_due = Metrics.counter("news_ingest", "feeds_not_due")
+    not_due = counter("feeds_not_due")
 
     def __init__(self, sources: list[FeedSource], state_path: str, respect_schedule: bool):
         self.sources, self.state_path, self.respect_schedule = sources, state_path, respect_schedule
@@ -38,32 +41,57 @@ class _DueFn(beam.DoFn):
             if self.respect_schedule and not is_due(state, now):
                 self.not_due.inc()
                 continue
-            yield source, state
+            yield source.url, (source, state)
+
+
+_CLAIMED_UNTIL = beam.DoFn.StateParam(ReadModifyWriteStateSpec("claimed_until", FloatCoder()))
+
+
+class _Claim(beam.DoFn):
+    """Per feed: a feed handed out for polling is not handed out again for `min_interval_s`, the
+    soonest any schedule could make it due, so a tick that starts before the previous one has
+    recorded its poll does not poll the feed again."""
+
+    not_due = counter("feeds_not_due")
+
+    def __init__(self, min_interval_s: float):
+        self.min_interval_s = min_interval_s
+
+    def process(self, element: tuple[str, tuple[FeedSource, FeedState]], claimed=_CLAIMED_UNTIL):
+        now = time.time()
+        if (claimed.read() or 0.0) > now:
+            self.not_due.inc()
+            return
+        claimed.write(now + self.min_interval_s)
+        yield element[1]
 
 
 class DueFeeds(beam.PTransform):
-    """Ticks in; (source, stored state) for every feed due at that tick, spread over workers."""
+    """Ticks in; (source, stored state) for every feed due at that tick and not claimed by an
+    earlier tick still at work."""
 
-    def __init__(self, sources: list[FeedSource], state_path: str, respect_schedule: bool):
+    def __init__(self, sources: list[FeedSource], state_path: str, polling: PollingConfig,
+                 tick_windows: window.WindowFn | None = None):
         super().__init__()
-        self.fn = _DueFn(sources, state_path, respect_schedule)
+        self.fn = _DueFn(sources, state_path, polling.respect_schedule)
+        self.polling, self.tick_windows = polling, tick_windows
 
     def expand(self, ticks: beam.PCollection) -> beam.PCollection:
-        return ticks | "Due" >> beam.ParDo(self.fn) | "Spread" >> beam.Reshuffle()
+        due = ticks | "Due" >> beam.ParDo(self.fn).with_output_types(tuple[str, tuple[FeedSource, FeedState]])
+        if not self.polling.respect_schedule:
+            return due | "Values" >> beam.Values()
+        return due | "Claim" >> AcrossTicks(beam.ParDo(_Claim(self.polling.min_interval_s)), self.tick_windows)
 
 
-class _PollFn(HttpBatchFn):
-    polled = Metrics.counter("news_ingest", "feeds_polled")
-    unchanged = Metrics.counter("news_ingest", "feeds_not_modified")
-    failed = Metrics.counter("news_ingest", "feeds_failed")
-    entries = Metrics.counter("news_ingest", "feed_entries")
+class _PollFn(HostScheduledFn):
+    polled = counter("feeds_polled")
+    unchanged = counter("feeds_not_modified")
+    failed = counter("feeds_failed")
+    entries = counter("feed_entries")
 
     def __init__(self, http: HttpConfig, polling: PollingConfig):
         super().__init__(http, polling.respect_robots)
         self.polling = polling
-
-    def host_of(self, item: tuple[FeedSource, FeedState]) -> str:
-        return urlsplit(item[0].url).hostname or ""
 
     def work(self, item: tuple[FeedSource, FeedState]) -> PollOutcome:
         source, state = item
@@ -89,5 +117,6 @@ class PollFeeds(beam.PTransform):
 
     def expand(self, due: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         return (due
+                | "ByHost" >> ByHost(lambda item: urlsplit(item[0].url).hostname or "")
                 | "Poll" >> beam.ParDo(_PollFn(self.http, self.polling)).with_outputs(
                     REJECTS, FEED_STATES, main="entries"))

@@ -1,7 +1,7 @@
 """WriteParquet: rows buffered per (window, partition) and written as whole files when a bundle ends.
 
 Beam's own Parquet sinks were measured to overwrite earlier runs (`WriteToParquet`) or to lose
-files in sub-folders (`fileio.WriteToFiles`); see ../shared/BEAM-NOTES.md. Each file here is
+files in sub-folders (`fileio.WriteToFiles`); ARCHITECTURE.md has the measurements. Each file here is
 atomic and uniquely named (`pipeline.io.parquet`). A bundle that a distributed runner retries can
 write its file twice: readers that need exactly-once rows dedupe on `article_id` (or run
 `news-ingest compact`, which does).
@@ -22,10 +22,10 @@ from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
-from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline.io.parquet import write_partition
+from pipeline.transforms.names import counter as declared_counter
 
 _MAX_BUFFERED_ROWS = 20_000
 _BARRIER_KEYS = 16  # spreads the released rows over workers
@@ -37,7 +37,7 @@ class _WriteFn(beam.DoFn):
         self.root, self.schema, self.partition_by = root, schema, partition_by
         self.run_id, self.compression = run_id, compression
         self.file_schema = pa.schema([f for f in schema if f.name not in partition_by])
-        self.rows_written = Metrics.counter("news_ingest", counter)
+        self.rows_written = declared_counter(counter)
 
     def start_bundle(self) -> None:
         self.buffers: defaultdict[tuple, list[dict]] = defaultdict(list)
@@ -66,7 +66,7 @@ class WriteParquet(beam.PTransform):
     """Records (dataclasses or dicts) to a Hive-partitioned Parquet dataset under `root`."""
 
     def __init__(self, root: str, schema: pa.Schema, partition_by: tuple[str, ...], run_id: str,
-                 compression: str = "zstd", counter: str = "rows_written", after: beam.PCollection | None = None):
+                 compression: str = "zstd", *, counter: str, after: beam.PCollection | None = None):
         super().__init__()
         self.fn = _WriteFn(root, schema, partition_by, run_id, compression, counter)
         self.after = after

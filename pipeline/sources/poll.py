@@ -1,0 +1,102 @@
+"""One poll of one feed, start to finish: robots, conditional GET, parse, and the feed's next state.
+
+Plain functions over a fetcher and a robots policy, so the whole decision is tested without Beam;
+`pipeline.transforms.poll` only runs them on a thread pool and routes the outcome. The fetcher and
+robots policy are the protocols of `pipeline.fetching`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from pipeline.config import PollingConfig
+from pipeline.dates import parse_retry_after
+from pipeline.fetching import Fetcher, FetchResult, Robots
+from pipeline.records import FeedEntry, FeedSource, Reject, utc_now
+from pipeline.sources.feeds import ParsedFeed, parse_feed
+from pipeline.sources.schedule import (
+    FeedState,
+    after_failure,
+    after_not_modified,
+    after_success,
+    conditional_headers,
+)
+from pipeline.sources.sitemaps import parse_sitemap
+
+FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml, "
+               "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5")
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    state: FeedState
+    status: str  # ok | not_modified | failed
+    entries: list[FeedEntry] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+
+
+def _parse(http: Fetcher, source: FeedSource, res: FetchResult, max_children: int) -> ParsedFeed:
+    body = res.body or b""
+    if source.kind != "news_sitemap":
+        return parse_feed(body, source, res.final_url, res.content_type)
+    parsed = parse_sitemap(body, source, res.final_url, max_children=max_children)
+    if not parsed.is_index:
+        return parsed.feed
+    entries: list[FeedEntry] = []
+    rejects: list[Reject] = []
+    for child in parsed.children:  # one level only: an index of indexes is not followed
+        child_res = http.get(child, trusted=True, accept=FEED_ACCEPT)
+        if not child_res.ok:
+            rejects.append(Reject(child, source.url, "poll", child_res.error or "failed", child_res.status,
+                                  child_res.detail))
+            continue
+        child_feed = parse_sitemap(child_res.body or b"", source, child_res.final_url).feed
+        entries += child_feed.entries
+        rejects += child_feed.rejects
+    return ParsedFeed(None, entries, rejects)
+
+
+ROBOTS_TTL = timedelta(days=1)  # RFC 9309 §2.4: a robots.txt may be cached for up to 24 hours
+
+
+def _robots_known_ok(state: FeedState, now: datetime) -> bool:
+    return state.robots_allowed_at is not None and now - state.robots_allowed_at < ROBOTS_TTL
+
+
+def poll_feed(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedState,
+              polling: PollingConfig, now: datetime | None = None) -> PollOutcome:
+    """Poll `source` once; never raises. A 304 produces nothing but a new schedule."""
+    now = now or utc_now()
+    params = polling.schedule_params()
+
+    def failed(reason: str, status: int | None = None, detail: str | None = None,
+               retry_after: float | None = None) -> PollOutcome:
+        return PollOutcome(after_failure(state, now, reason, retry_after, params), "failed",
+                           rejects=[Reject(source.url, None, "poll", reason, status, detail)])
+
+    if robots is not None and source.check_robots:
+        if _robots_known_ok(state, now):  # asked within the day: a re-poll costs one request, not two
+            if state.crawl_delay_s:
+                http.set_host_delay(urlsplit(source.url).hostname or "", state.crawl_delay_s)
+        elif robots.permits(source.url, http.user_agent, trusted=True):
+            state = replace(state, robots_allowed_at=now,
+                            crawl_delay_s=robots.crawl_delay(source.url, http.user_agent, trusted=True))
+        else:
+            reason, detail = robots.refusal(source.url, trusted=True)
+            return failed(reason, detail=f"{detail} (check_robots: false if the publisher allows this feed)")
+    res = http.get(source.url, trusted=True, accept=FEED_ACCEPT, headers=conditional_headers(state))
+    if res.status == 304:
+        return PollOutcome(after_not_modified(state, now, res.headers, params), "not_modified")
+    if not res.ok:
+        return failed(res.error or "failed", res.status, res.detail,
+                      parse_retry_after(res.headers.get("retry-after")))
+    parsed = _parse(http, source, res, polling.sitemap_max_children)
+    document_errors = [r for r in parsed.rejects if r.feed_url is None]
+    if not parsed.entries and document_errors:
+        return PollOutcome(after_failure(state, now, document_errors[0].reason, None, params), "failed",
+                           rejects=parsed.rejects)
+    times = [e.published_at or e.updated_at for e in parsed.entries]
+    new_state = after_success(state, now, res.headers, parsed.ttl_minutes, times, params)
+    return PollOutcome(new_state, "ok", parsed.entries, parsed.rejects)

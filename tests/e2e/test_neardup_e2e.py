@@ -1,0 +1,97 @@
+"""An Arabic wire story reaching users through two feeds, one copy with diacritics and a wire
+suffix, ends in one near-duplicate cluster; a third copy in a later run joins the same cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lxml.html
+from conftest import query
+
+from pipeline.commands.demo_server import DEMO_DIR, FixtureServer, send
+from pipeline.config import parse_config
+from pipeline.run import run_batch
+
+FATHA, KASRA = "\u064e", "\u0650"
+
+
+def _story() -> list[str]:
+    page = lxml.html.fromstring((DEMO_DIR / "site/articles/ar/wire-copy-a.html").read_text(encoding="utf-8"))
+    return [p.text_content().strip() for p in page.iterfind(".//article//p") if p.text_content().strip()]
+
+
+def _with_diacritics(text: str) -> str:
+    out = []
+    for i, ch in enumerate(text):
+        out.append(ch)
+        if "\u0621" <= ch <= "\u064a" and i % 3 == 0:
+            out.append(FATHA if i % 2 else KASRA)
+    return "".join(out)
+
+
+def _page(title: str, paragraphs: list[str]) -> bytes:
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (f'<html lang="ar" dir="rtl"><head><meta charset="utf-8"><title>{title}</title></head>'
+            f"<body><nav><a href='/'>الرئيسية</a></nav><article><h1>{title}</h1>{body}</article>"
+            "</body></html>").encode()
+
+
+DAYS = {"/a.html": 20, "/b.html": 21, "/c.html": 22}  # publication order decides a cluster's first
+
+
+def _feed(base: str, items: list[str]) -> bytes:
+    entries = "".join(f"<item><title>خبر {i}</title><link>{base}{path}</link><guid>{path}</guid>"
+                      f"<pubDate>{DAYS[path]} Nov 2026 10:00:00 +0000</pubDate></item>"
+                      for i, path in enumerate(items))
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>أخبار</title>'
+            f"<language>ar</language>{entries}</channel></rss>").encode()
+
+
+def test_arabic_wire_copies_cluster_within_and_across_runs(tmp_path: Path) -> None:
+    story = _story()
+    original = _page("ميناء الصدف يستقبل أول شحنة", story)
+    diacritised = _page("وصول أول شحنة إلى ميناء الصدف",
+                        [_with_diacritics(p) for p in story] + ["(وكالة أنباء الواحة - خدمة الأخبار)"])
+    third = _page("شحنة أولى في الصدف", ["الصدف (وكالة أنباء الواحة) -", *story[:-1]])
+    with FixtureServer(tmp_path) as server:
+        b = server.base
+        server.routes.update({
+            "/a.html": lambda h: send(h, 200, original, "text/html; charset=utf-8"),
+            "/b.html": lambda h: send(h, 200, diacritised, "text/html; charset=utf-8"),
+            "/c.html": lambda h: send(h, 200, third, "text/html; charset=utf-8"),
+            "/one.xml": lambda h: send(h, 200, _feed(b, ["/a.html"]), "application/rss+xml"),
+            "/two.xml": lambda h: send(h, 200, _feed(b, ["/b.html"]), "application/rss+xml"),
+        })
+        cfg = parse_config({"feeds": [{"url": f"{b}/one.xml"}, {"url": f"{b}/two.xml"}],
+                            "output": {"path": str(tmp_path / "out")},
+                            "http": {"allow_private_networks": True, "per_host_delay_s": 0},
+                            "polling": {"respect_schedule": False}})
+        first = run_batch(cfg)
+        server.routes["/one.xml"] = lambda h: send(h, 200, _feed(b, ["/a.html", "/c.html"]), "application/rss+xml")
+        second = run_batch(cfg)
+    rows = query(tmp_path / "out", "SELECT url, article_id, cluster_id, duplicate_of, language, content_hash "
+                                   "FROM t ORDER BY run_id, url")
+    assert [r[0].rsplit("/", 1)[1] for r in rows] == ["a.html", "b.html", "c.html"]
+    assert len({r[5] for r in rows}) == 3  # three different bodies: not exact duplicates
+    first_id = rows[0][1]
+    assert {r[2] for r in rows} == {first_id}  # one cluster, named after the earliest article
+    assert [r[3] for r in rows] == [None, first_id, first_id]
+    assert {r[4] for r in rows} == {"ar"}
+    assert first.counters["near_duplicates"] == 1 and second.counters["near_duplicates"] == 1
+
+
+def test_drop_mode_writes_only_the_first_of_a_cluster(tmp_path: Path) -> None:
+    story = _story()
+    with FixtureServer(tmp_path) as server:
+        b = server.base
+        server.routes.update({
+            "/a.html": lambda h: send(h, 200, _page("أ", story), "text/html; charset=utf-8"),
+            "/b.html": lambda h: send(h, 200, _page("ب", [*story, "(رويترز)"]), "text/html; charset=utf-8"),
+            "/f.xml": lambda h: send(h, 200, _feed(b, ["/a.html", "/b.html"]), "application/rss+xml"),
+        })
+        cfg = parse_config({"feeds": [{"url": f"{b}/f.xml"}], "output": {"path": str(tmp_path / "out")},
+                            "http": {"allow_private_networks": True, "per_host_delay_s": 0},
+                            "dedup": {"near_duplicates": "drop"}})
+        summary = run_batch(cfg)
+    assert query(tmp_path / "out", "SELECT count(*), count(duplicate_of) FROM t") == [(1, 0)]
+    assert summary.counters["near_duplicates"] == 1

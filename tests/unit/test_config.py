@@ -1,0 +1,53 @@
+"""Config validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import ConfigError, load_config, parse_config
+
+GOOD = {"feeds": [{"url": "https://example.org/rss.xml", "language": "AR", "tags": ["world"]}]}
+
+
+def test_defaults_and_normalisation() -> None:
+    cfg = parse_config(GOOD)
+    assert cfg.feeds[0].language == "ar" and cfg.feeds[0].tags == ("world",)
+    assert cfg.http.allow_private_networks is False
+    assert cfg.state_path == "./data/_state"
+    assert cfg.with_paths(output="/x").state_path == "/x/_state"
+    assert cfg.with_paths(output="/x", state="/s").state_path == "/s"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({**GOOD, "htpp": {}}, "unknown key 'htpp'"),
+        ({**GOOD, "http": {"timeout_s": "soon"}}, "'http.timeout_s'"),
+        ({**GOOD, "http": {"max_bytes": -1}}, "'http.max_bytes'"),
+        ({"feeds": [{"url": "not a url"}]}, "'feeds.0.url'"),
+        ({"feeds": [{"url": "https://e.org/", "lang": "ar"}]}, "unknown key 'feeds.0.lang'"),
+        ({"feeds": []}, "'feeds'"),
+        ({**GOOD, "output": {"partition_by": ["colour"]}}, "'output.partition_by.0'"),
+        (["feeds"], "expected a mapping"),
+    ],
+)
+def test_invalid_configs_name_the_key(data: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        parse_config(data)
+
+
+def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "absent.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("feeds: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+
+
+def test_shipped_configs_are_valid() -> None:
+    root = Path(__file__).resolve().parents[2] / "configs"
+    for path in root.glob("*.yaml"):
+        assert load_config(path).feeds
