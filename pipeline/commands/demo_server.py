@@ -37,7 +37,8 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class FixtureServer:
-    def __init__(self, site: Path, routes: dict[str, Route] | None = None, port: int = 0):
+    def __init__(self, site: Path, routes: dict[str, Route] | None = None, port: int = 0,
+                 host: str = "127.0.0.1"):
         self.site = site.resolve()
         self.routes: dict[str, Route] = dict(routes or {})
         self.requests: list[str] = []
@@ -57,8 +58,8 @@ class FixtureServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = _QuietServer(("127.0.0.1", port), Handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.httpd = _QuietServer((host, port), Handler)
+        self.base = f"http://{host}:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def serve_file(self, handler: BaseHTTPRequestHandler) -> None:

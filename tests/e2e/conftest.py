@@ -3,13 +3,21 @@ Shared fixtures: a real HTTP server on 127.0.0.1 and a DuckDB view of what a run
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import loopback_only  # noqa: F401  (this process's gRPC servers, e.g. the runner's, bind 127.0.0.1)
 import pytest
 
-from pipeline.commands.demo_server import DEMO_DIR, FixtureServer
+from pipeline.commands.demo_server import DEMO_DIR, FixtureServer, send
+
+LOOPBACK_ONLY = Path(__file__).parent / "loopback_only.py"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -40,3 +48,86 @@ def query(output: Path | str, sql: str, dataset: str = "articles") -> list[tuple
     con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet('{output}/{dataset}/**/*.parquet', "
                 "hive_partitioning=true)")
     return con.execute(sql).fetchall()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def beam_service(module: str, *args: str, port: int) -> Iterator[int]:
+    """A Beam service (`python -m module args`) in its own process on 127.0.0.1:port, until the
+    generator is closed. Workers it starts run `python` from PATH, so ours goes first."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.Popen([sys.executable, str(LOOPBACK_ONLY), module, *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"{module} did not start")
+        yield port
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def worker_pool() -> Iterator[int]:
+    """Beam's SDK worker pool in its own process (`--environment_type=EXTERNAL`), as on an engine."""
+    port = free_port()
+    yield from beam_service("apache_beam.runners.worker.worker_pool_main", f"--service_port={port}", port=port)
+
+
+@pytest.fixture(scope="module")
+def job_service() -> Iterator[int]:
+    """Beam's portable job service in its own process (`--runner=PortableRunner --job_endpoint=...`)."""
+    port = free_port()
+    yield from beam_service("apache_beam.runners.portability.local_job_service_main", f"--port={port}", port=port)
+
+
+WORDS = ["harbour", "council", "ferry", "timetable", "winter", "dredging", "quay", "cargo", "tide", "pilot"]
+
+
+def _page(i: int) -> bytes:
+    # Each story its own words, so no two are near-duplicates of each other.
+    words = " ".join(f"{WORDS[(i + k) % len(WORDS)]}{i}x{k}" for k in range(120))
+    return f"<html><body><article><h1>Story {i}</h1><p>{words}</p></article></body></html>".encode()
+
+
+class GrowingFeed:
+    """A feed that gains an entry every `every_s` seconds (or on every poll), serving its pages."""
+
+    def __init__(self, server: FixtureServer, start: int, every_s: float | None = None):
+        self.server, self.start, self.every_s = server, start, every_s
+        self.born, self.polls = time.monotonic(), 0
+        server.routes["/feed.xml"] = self.feed
+        for i in range(200):
+            server.routes[f"/p{i}.html"] = self.page
+
+    @staticmethod
+    def page(h) -> None:
+        send(h, 200, _page(int(h.path[2:].split(".")[0])), "text/html")
+
+    def count(self) -> int:
+        grown = self.polls if self.every_s is None else int((time.monotonic() - self.born) / self.every_s)
+        return min(self.start + grown, 200)
+
+    def feed(self, h) -> None:
+        n = self.count()
+        self.polls += 1
+        items = "".join(f"<item><title>Story {i}</title><link>{self.server.base}/p{i}.html</link>"
+                        f"<guid>g{i}</guid></item>" for i in range(n))
+        send(h, 200, f"<rss version='2.0'><channel><title>T</title>{items}</channel></rss>".encode(),
+             "application/rss+xml")
+
+

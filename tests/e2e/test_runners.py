@@ -1,13 +1,12 @@
 """The same graph on other runners: the direct runner's multi-process mode, and the portable runner
-with the SDK worker in a separate process (as on Flink), both writing the rows the in-process run does.
+with the SDK worker (and the job service) in separate processes, all writing the rows the in-process
+run does; and per-host limits that hold with two workers.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
+import itertools
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,16 +15,11 @@ import pytest
 from conftest import query
 
 from pipeline.commands.demo import demo_config
-from pipeline.commands.demo_server import DEMO_DIR, FixtureServer
+from pipeline.commands.demo_server import DEMO_DIR, FixtureServer, send
+from pipeline.config import parse_config
 from pipeline.run import run_batch
 
 ROWS = "SELECT article_id, title, body, language, content_hash, body_source FROM t ORDER BY article_id"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -39,28 +33,6 @@ def reference(site: FixtureServer, tmp_path_factory: pytest.TempPathFactory) -> 
     out = tmp_path_factory.mktemp("in_process")
     run_batch(demo_config(site.base, str(out)))
     return query(out, ROWS)
-
-
-@pytest.fixture(scope="module")
-def worker_pool() -> Iterator[int]:
-    """Beam's worker pool on loopback; workers start `python` from PATH, so put ours first."""
-    port = _free_port()
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main", f"--service_port={port}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("worker pool did not start")
-    yield port
-    proc.terminate()
-    proc.wait(timeout=30)
 
 
 def test_multi_process_direct_runner_writes_the_same_rows(site, reference, tmp_path: Path) -> None:
@@ -85,3 +57,63 @@ def test_output_and_state_given_as_uris(site, reference, tmp_path: Path) -> None
     summary = run_batch(demo_config(site.base, f"file://{tmp_path}/uri-out"))
     assert query(tmp_path / "uri-out", ROWS) == reference
     assert (tmp_path / "uri-out/_state/feeds").is_dir() and summary.counters["articles_written"] == len(reference)
+
+
+def test_portable_runner_with_a_separate_job_service_writes_the_same_rows(site, reference, job_service, worker_pool,
+                                                                          tmp_path: Path) -> None:
+    beam_args = ["--runner=PortableRunner", f"--job_endpoint=127.0.0.1:{job_service}",
+                 "--environment_type=EXTERNAL", f"--environment_config=127.0.0.1:{worker_pool}"]
+    run_batch(demo_config(site.base, str(tmp_path)), beam_args)
+    assert query(tmp_path, ROWS) == reference
+    rerun = run_batch(demo_config(site.base, str(tmp_path)), beam_args)
+    assert rerun.counters["articles_written"] == 0 and query(tmp_path, ROWS) == reference
+
+
+class _Timed:
+    """Every request's (start, end) at one loopback host, pages taking `latency_s`."""
+
+    def __init__(self, server: FixtureServer, feeds: int, pages: int, latency_s: float):
+        self.server, self.latency_s, self.spans = server, latency_s, []
+        self.lock = threading.Lock()
+        for f in range(feeds):
+            items = "".join(f"<item><title>{server.base} {f}-{i}</title><link>{server.base}/{f}/{i}.html</link></item>"
+                            for i in range(pages))
+            body = f"<rss version='2.0'><channel><title>F{f}</title>{items}</channel></rss>".encode()
+            server.routes[f"/feed{f}.xml"] = self._timed(lambda h, b=body: send(h, 200, b, "application/rss+xml"))
+            for i in range(pages):
+                words = " ".join(f"w{server.base[-5:]}x{f}x{i}x{k}" for k in range(80))  # no two pages alike
+                page = (f"<html><body><article><p>{words}</p>"
+                        "</article></body></html>").encode()
+                server.routes[f"/{f}/{i}.html"] = self._timed(lambda h, b=page: send(h, 200, b, "text/html"))
+        server.routes["/robots.txt"] = self._timed(lambda h: send(h, 404, b"", "text/plain"))
+
+    def _timed(self, respond):
+        def route(h) -> None:
+            start = time.monotonic()
+            time.sleep(self.latency_s)
+            respond(h)
+            with self.lock:
+                self.spans.append((start, time.monotonic()))
+        return route
+
+
+def test_two_workers_keep_each_hosts_limits(tmp_path: Path) -> None:
+    """With 2 worker processes, each host still sees one request at a time, starts 0.2 s apart."""
+    delay = 0.2
+    servers = [FixtureServer(tmp_path, host=f"127.0.0.{n}") for n in (2, 3)]
+    with servers[0], servers[1]:
+        hosts = [_Timed(s, feeds=2, pages=8, latency_s=0.05) for s in servers]
+        cfg = parse_config({
+            "feeds": [{"url": s.url(f"feed{f}.xml")} for s in servers for f in range(2)],
+            "output": {"path": str(tmp_path / "out")},
+            "http": {"allow_private_networks": True, "per_host_delay_s": delay, "per_host_concurrency": 1,
+                     "retries": 0},
+            "polling": {"max_entries_per_run": 0}})
+        summary = run_batch(cfg, ["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
+    assert summary.counters["articles_written"] == 32
+    for host in hosts:
+        spans = sorted(host.spans)
+        assert len(spans) >= 1 + 2 + 16  # robots.txt (once per stage), feeds, pages
+        gaps = [b[0] - a[0] for a, b in itertools.pairwise(spans)]
+        assert min(gaps) >= delay * 0.9, gaps
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))  # never two at once

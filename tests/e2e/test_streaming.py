@@ -16,47 +16,12 @@ import yaml
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_stream import TestStream as Ticks  # not collected as a test class
 from apache_beam.transforms import window
-from conftest import query
+from conftest import GrowingFeed, query
 
-from pipeline.commands.demo_server import FixtureServer, send
+from pipeline.commands.demo_server import FixtureServer
 from pipeline.config import parse_config
 from pipeline.pipeline import IngestFeeds
 from pipeline.run import prepared
-
-WORDS = ["harbour", "council", "ferry", "timetable", "winter", "dredging", "quay", "cargo", "tide", "pilot"]
-
-
-def _page(i: int) -> bytes:
-    # Each story its own words, so no two are near-duplicates of each other.
-    words = " ".join(f"{WORDS[(i + k) % len(WORDS)]}{i}x{k}" for k in range(120))
-    return f"<html><body><article><h1>Story {i}</h1><p>{words}</p></article></body></html>".encode()
-
-
-class GrowingFeed:
-    """A feed that gains an entry every `every_s` seconds (or on every poll), serving its pages."""
-
-    def __init__(self, server: FixtureServer, start: int, every_s: float | None = None):
-        self.server, self.start, self.every_s = server, start, every_s
-        self.born, self.polls = time.monotonic(), 0
-        server.routes["/feed.xml"] = self.feed
-        for i in range(200):
-            server.routes[f"/p{i}.html"] = self.page
-
-    @staticmethod
-    def page(h) -> None:
-        send(h, 200, _page(int(h.path[2:].split(".")[0])), "text/html")
-
-    def count(self) -> int:
-        grown = self.polls if self.every_s is None else int((time.monotonic() - self.born) / self.every_s)
-        return min(self.start + grown, 200)
-
-    def feed(self, h) -> None:
-        n = self.count()
-        self.polls += 1
-        items = "".join(f"<item><title>Story {i}</title><link>{self.server.base}/p{i}.html</link>"
-                        f"<guid>g{i}</guid></item>" for i in range(n))
-        send(h, 200, f"<rss version='2.0'><channel><title>T</title>{items}</channel></rss>".encode(),
-             "application/rss+xml")
 
 
 def _config(server: FixtureServer, out: Path, **streaming) -> dict:
