@@ -24,6 +24,7 @@ setup(
         "charset-normalizer>=3",
         "protego>=0.3,<1",  # robots.txt
         "numpy>=1.24",  # MinHash signatures
+        "stopwordsiso>=0.7,<1",  # keywords: stopwords per language
         "lxml>=5",  # OPML, sitemaps, page metadata
     ],
     extras_require={

@@ -1,4 +1,4 @@
-"""Light offline keywords for Arabic and English news: no model, no download, stdlib only.
+"""Light offline keywords in every language the pipeline detects: no model, no download.
 
 News copy repeats its topic, so term frequency with stopword lists, a title bonus and repeated
 two-word phrases finds the names and subjects a story is about. Words are matched on
@@ -6,13 +6,21 @@ two-word phrases finds the names and subjects a story is about. Words are matche
 term; Arabic keys also shed attached proclitics (و ف ب ك ل and the article ال), so الحكومة,
 والحكومة and للحكومة count as one term. Keywords are returned as written (tashkeel and tatweel
 removed), never as the lossy matching key.
+
+Stopwords: Arabic and English lists tuned for news copy (below); every other language takes the
+stopwords-iso list for its ISO 639-1 code (the `stopwordsiso` package). A language written without
+spaces between words (Japanese, Chinese, Thai, ...) or without a stopword list gets no keywords:
+frequency over unsegmented text or unfiltered function words would give fragments and stopwords.
 """
 
 import heapq
 import re
 import unicodedata
 from collections import Counter
+from functools import lru_cache
 from itertools import pairwise
+
+import stopwordsiso
 
 from pipeline.text import _ARABIC_FOLD, _LETTER_JOINERS, normalize_for_hash, primary_language
 
@@ -102,16 +110,23 @@ def _key(word: str) -> str:
     return " ".join(key.split()) if " " in key else key
 
 
-def _rules(language: str | None) -> tuple[frozenset[str], bool]:
-    """Stopwords, and whether Arabic clitics apply; no language gets both (their scripts never meet)."""
+# Languages written without spaces between words: a "word" here is a whole clause.
+_UNSEGMENTED = frozenset({"ja", "zh", "th", "lo", "km", "my", "bo", "dz"})
+
+
+@lru_cache(maxsize=128)
+def _rules(language: str | None) -> tuple[frozenset[str], bool] | None:
+    """Stopwords, and whether Arabic clitics apply; None: no keywords for this language."""
     code = primary_language(language) or ""
     if code == "en":
         return _EN, False
     if code == "ar":
         return _AR, True
-    if not code:
+    if not code or code == "und":
         return _EN_AR, True
-    return frozenset(), False
+    if code in _UNSEGMENTED or not stopwordsiso.has_lang(code):
+        return None
+    return frozenset(normalize_for_hash(" ".join(stopwordsiso.stopwords(code))).split()), False
 
 
 def _is_term(key: str, stopwords: frozenset[str], arabic: bool) -> bool:
@@ -153,11 +168,12 @@ def keywords(title: str | None, body: str | None, language: str | None, limit: i
     different terms seen side by side at least twice form a phrase, and occurrences inside a
     phrase count for the phrase instead of its words, so a frequent phrase outranks its parts.
     Ties go to the term seen first (title, then body). `language` ("ar", "en", "ar-EG"...) picks
-    the stopwords; other languages get only the length and number rules, and None gets both lists.
+    the stopwords (see the module docstring), and None gets the Arabic and English lists.
     """
-    if limit <= 0:
+    rules = _rules(language)
+    if limit <= 0 or rules is None:
         return []
-    stopwords, arabic = _rules(language)
+    stopwords, arabic = rules
     title_words = _words(title)
     words = [*title_words, "", *_words(body)]
     body_start = len(title_words) + 1

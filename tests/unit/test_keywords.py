@@ -166,3 +166,41 @@ def test_invisible_marks_and_persian_zwnj() -> None:
 def test_matching_key_is_normalize_for_hash(text: str) -> None:
     for word in filter(None, _words(text)):
         assert _key(word) == normalize_for_hash(word), word
+
+
+_GERMAN = ("Stadtrat beschließt neue Fährverbindung",
+           "Der Stadtrat hat am Dienstag eine neue Fährverbindung über den See beschlossen. Die Fähre soll "
+           "ab dem Frühjahr zweimal täglich fahren und die Gemeinden am Nordufer mit der Stadt verbinden. "
+           "Die Fährverbindung kostet nach Angaben der Verwaltung rund zwei Millionen Euro im Jahr. "
+           "Und die Gemeinden am Nordufer hatten die Fährverbindung seit Jahren gefordert, weil die Straße "
+           "um den See im Winter oft gesperrt ist. Der Stadtrat will die Fähre zunächst drei Jahre testen.")
+_SPANISH = ("El ayuntamiento aprueba un nuevo transbordador",
+            "El ayuntamiento aprobó el martes un nuevo transbordador que cruzará el lago dos veces al día. "
+            "Según el ayuntamiento, el transbordador costará unos dos millones de euros al año y unirá los "
+            "pueblos de la orilla norte con la ciudad. Los vecinos de la orilla norte pedían el transbordador "
+            "desde hace años porque la carretera del lago se cierra en invierno con frecuencia.")
+_INDONESIAN = ("Dewan kota setujui kapal feri baru",
+               "Dewan kota pada hari Selasa menyetujui kapal feri baru yang akan menyeberangi danau dua kali "
+               "sehari. Menurut dewan kota, kapal feri itu akan menghubungkan desa di tepi utara dengan kota "
+               "dan biayanya sekitar dua juta euro per tahun. Warga desa di tepi utara sudah lama meminta kapal "
+               "feri karena jalan di sekitar danau sering ditutup saat musim hujan dan banjir.")
+
+
+@pytest.mark.parametrize(("language", "story", "expected"), [
+    ("de", _GERMAN, {"fährverbindung", "stadtrat"}),
+    ("es", _SPANISH, {"transbordador", "ayuntamiento"}),
+    ("id", _INDONESIAN, {"kapal feri", "dewan kota"}),
+])
+def test_other_languages_use_their_stopwords(language: str, story: tuple[str, str], expected: set[str]) -> None:
+    import stopwordsiso
+
+    found = keywords(*story, language)
+    assert expected <= {k.casefold() for k in found}
+    stop = {w.casefold() for w in stopwordsiso.stopwords(language)}
+    assert not [k for k in found if any(w.casefold() in stop for w in k.split())]
+
+
+@pytest.mark.parametrize("language", ["ja", "zh", "th", "xx"])
+def test_languages_without_word_spaces_or_stopwords_get_no_keywords(language: str) -> None:
+    assert keywords("東京で新しいフェリーが就航", "市議会は火曜日、湖を渡る新しいフェリーの運航を承認した。" * 3,
+                    language) == []
