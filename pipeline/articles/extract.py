@@ -8,7 +8,7 @@ import re
 
 import lxml.html
 import trafilatura
-from lxml.etree import ParserError
+from trafilatura import load_html
 
 from pipeline.records import Extracted
 
@@ -61,9 +61,8 @@ def accessible_for_free(tree: lxml.html.HtmlElement) -> bool | None:
 
 def extract_page(html: str, url: str) -> Extracted:
     """Body and metadata of one page; an empty `Extracted` when trafilatura finds no article."""
-    try:
-        tree = lxml.html.fromstring(html)
-    except (ParserError, ValueError):
+    tree = load_html(html)  # unlike lxml.html.fromstring, copes with XHTML's encoding declaration
+    if tree is None:
         return Extracted()
     free = accessible_for_free(tree)
     doc = trafilatura.bare_extraction(
