@@ -65,7 +65,7 @@ def load_trafilatura(root: Path) -> list[Page]:
 
 
 def _text_of(html: bytes) -> str:
-    return " ".join(lxml.html.fromstring(html).text_content().split())
+    return " ".join(lxml.html.fromstring(html.decode("utf-8")).text_content().split())  # the set is UTF-8
 
 
 def load_readability(root: Path) -> list[Page]:
