@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Literal
+
+from pipeline.text import scrub
 
 FeedKind = Literal["feed", "news_sitemap"]
 RejectStage = Literal["poll", "fetch", "extract"]
@@ -15,6 +17,21 @@ BodySource = Literal["page", "feed", "none"]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _scrub_fields(record: object) -> None:
+    """Text fields as valid Unicode (`pipeline.text.scrub`), in place on a frozen dataclass: feed
+    text enters records here, so no later stage or writer meets a lone surrogate."""
+    for f in fields(record):  # type: ignore[arg-type]
+        value = getattr(record, f.name)
+        if isinstance(value, str):
+            clean = scrub(value)
+        elif isinstance(value, tuple) and any(isinstance(v, str) for v in value):
+            clean = tuple(scrub(v) if isinstance(v, str) else v for v in value)
+        else:
+            continue
+        if clean != value:
+            object.__setattr__(record, f.name, clean)
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,9 @@ class FeedEntry:
     updated_at: datetime | None = None
     language_hint: str | None = None
     tags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _scrub_fields(self)
 
 
 @dataclass(frozen=True)
@@ -89,6 +109,9 @@ class Reject:
     http_status: int | None = None
     detail: str | None = None
     at: datetime = field(default_factory=utc_now)
+
+    def __post_init__(self) -> None:
+        _scrub_fields(self)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pipeline.config import PollingConfig
 from pipeline.dates import parse_retry_after
 from pipeline.fetching import Fetcher, FetchResult, Robots
 from pipeline.records import FeedEntry, FeedSource, Reject, utc_now
-from pipeline.sources.feeds import ParsedFeed, parse_feed
+from pipeline.sources.feeds import ParsedFeed, error_detail, parse_feed
 from pipeline.sources.schedule import (
     FeedState,
     after_failure,
@@ -92,7 +92,10 @@ def poll_feed(http: Fetcher, robots: Robots | None, source: FeedSource, state: F
     if not res.ok:
         return failed(res.error or "failed", res.status, res.detail,
                       parse_retry_after(res.headers.get("retry-after")))
-    parsed = _parse(http, source, res, polling.sitemap_max_children)
+    try:
+        parsed = _parse(http, source, res, polling.sitemap_max_children)
+    except Exception as err:  # the parsers return rejects; anything they miss is still this feed's
+        return failed("parse_error", res.status, error_detail(err))
     document_errors = [r for r in parsed.rejects if r.feed_url is None]
     if not parsed.entries and document_errors:
         return PollOutcome(after_failure(state, now, document_errors[0].reason, None, params), "failed",
