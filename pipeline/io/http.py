@@ -30,6 +30,7 @@ from pipeline.config import HttpConfig
 from pipeline.dates import parse_retry_after
 from pipeline.fetching import FetchResult
 from pipeline.inflate import BadData, CappedInflater, TooLarge
+from pipeline.io.deadline import deadline_after, deadline_transport
 
 _REDIRECTS = {301, 302, 303, 307, 308}
 _RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
@@ -123,11 +124,11 @@ class HttpFetcher:
     def __init__(self, cfg: HttpConfig):
         self.cfg, self.user_agent = cfg, cfg.user_agent
         self.gate = HostGate.for_config(cfg)
+        limits = httpx.Limits(max_connections=cfg.concurrency * 2, max_keepalive_connections=cfg.concurrency)
         self._client = httpx.Client(
             follow_redirects=False,
             timeout=httpx.Timeout(cfg.timeout_s, connect=cfg.connect_timeout_s),
-            limits=httpx.Limits(max_connections=cfg.concurrency * 2,
-                                max_keepalive_connections=cfg.concurrency),
+            transport=deadline_transport(limits),  # timeout_s bounds the whole exchange, not each read
             headers={"User-Agent": cfg.user_agent, "Accept-Encoding": "gzip, deflate"},
         )
 
@@ -191,8 +192,7 @@ class HttpFetcher:
         if (not self.cfg.allow_private_networks and host != trusted_host
                 and not is_public_host(host)):
             raise _Failure("private_address", f"{host} resolves to a non-public address")
-        with self.gate.turn(host):
-            deadline = time.monotonic() + self.cfg.timeout_s
+        with self.gate.turn(host), deadline_after(self.cfg.timeout_s) as deadline:
             try:
                 with self._client.stream("GET", url, headers=headers) as resp:
                     resp_headers = {k.lower(): v for k, v in resp.headers.items()}
@@ -206,6 +206,8 @@ class HttpFetcher:
             except httpx.ConnectTimeout as err:
                 raise _Failure("connect_timeout", str(err) or "connect timed out") from None
             except httpx.TimeoutException as err:
+                if time.monotonic() >= deadline:
+                    raise _Failure("timeout", f"no complete response within {self.cfg.timeout_s}s") from None
                 raise _Failure("timeout", str(err) or "timed out") from None
             except httpx.ConnectError as err:
                 reason = "dns_error" if _caused_by(err, socket.gaierror) else "connect_error"

@@ -7,6 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from conftest import TrickleServer
 
 from pipeline.commands.demo_server import FixtureServer, send
 from pipeline.config import HttpConfig
@@ -95,6 +96,17 @@ def test_trickling_server_hits_total_deadline(empty_site: FixtureServer) -> None
     res = _fetch(empty_site, "/slow", CFG.model_copy(update={"timeout_s": 1.0}))
     assert res.error == "timeout"
     assert time.monotonic() - started < 3.5
+
+
+def test_trickled_headers_hit_the_total_deadline(trickle_server: TrickleServer) -> None:
+    cfg = HttpConfig(timeout_s=2, retries=0, allow_private_networks=True)
+    started = time.monotonic()
+    with HttpFetcher(cfg) as http:
+        res = http.get(trickle_server.url("/feed.xml"))
+    elapsed = time.monotonic() - started
+    assert res.error == "timeout" and "within 2" in (res.detail or "")
+    assert elapsed < cfg.timeout_s + 1.5
+    assert trickle_server.connections == 1
 
 
 def test_connection_refused_is_a_reason() -> None:
