@@ -36,7 +36,9 @@ def _scrub_fields(record: object) -> None:
 
 @dataclass(frozen=True)
 class FeedSource:
-    """One feed to poll, as configured (config URLs are trusted, links found in feeds are not)."""
+    """One feed to poll, as configured. Config URLs are trusted (their exact origin may be a
+    private address); links found in feeds, sitemap children on other origins and feeds listed by
+    an OPML document fetched from a URL are not (`trusted` False)."""
 
     url: str
     name: str | None = None
@@ -44,6 +46,7 @@ class FeedSource:
     tags: tuple[str, ...] = ()
     kind: FeedKind = "feed"
     check_robots: bool = True
+    trusted: bool = True
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,8 @@ def opml_to_yaml(feeds: Iterable[Mapping]) -> str:
 
 def with_opml_feeds(config: Config, documents: Iterable[tuple[str, bytes]]) -> Config:
     """The config with the feeds of every OPML document (ref, bytes) appended; a feed already in
-    `feeds` keeps its entry."""
+    `feeds` keeps its entry. Feeds of a document fetched from a URL are untrusted: whoever serves
+    that list must not be able to point the crawler at a private address."""
     known = {_dedup_key(str(f.url)) for f in config.feeds}
     added: list[FeedConfig] = []
     for ref, data in documents:
@@ -154,13 +155,15 @@ def with_opml_feeds(config: Config, documents: Iterable[tuple[str, bytes]]) -> C
             feeds = parse_opml(data)
         except OpmlError as err:
             raise ConfigError(f"opml {ref}: {err}") from None
+        remote = ref.startswith(("http://", "https://"))
         for feed in feeds:
             key = _dedup_key(feed["url"])
             if key in known:
                 continue
             known.add(key)
             try:
-                added.append(FeedConfig.model_validate({**feed, "tags": tuple(feed["tags"])}))
+                added.append(FeedConfig.model_validate({**feed, "tags": tuple(feed["tags"]),
+                                                        "trusted": not remote}))
             except ValidationError as err:
                 raise ConfigError(f"opml {ref}: feed {feed['url']}: {err.errors()[0]['msg']}") from None
     return config.model_copy(update={"feeds": (*config.feeds, *added)})

@@ -24,6 +24,7 @@ from pipeline.sources.schedule import (
     conditional_headers,
 )
 from pipeline.sources.sitemaps import parse_sitemap
+from pipeline.urls import origin
 
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml, "
                "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5")
@@ -47,7 +48,9 @@ def _parse(http: Fetcher, source: FeedSource, res: FetchResult, max_children: in
     entries: list[FeedEntry] = []
     rejects: list[Reject] = []
     for child in parsed.children:  # one level only: an index of indexes is not followed
-        child_res = http.get(child, trusted=True, accept=FEED_ACCEPT)
+        # discovered, so trusted only on the exact origin of a trusted index (pipeline.urls.origin)
+        trusted = source.trusted and origin(child) == origin(source.url)
+        child_res = http.get(child, trusted=trusted, accept=FEED_ACCEPT)
         if not child_res.ok:
             rejects.append(Reject(child, source.url, "poll", child_res.error or "failed", child_res.status,
                                   child_res.detail))
@@ -80,13 +83,13 @@ def poll_feed(http: Fetcher, robots: Robots | None, source: FeedSource, state: F
         if _robots_known_ok(state, now):  # asked within the day: a re-poll costs one request, not two
             if state.crawl_delay_s:
                 http.set_host_delay(urlsplit(source.url).hostname or "", state.crawl_delay_s)
-        elif robots.permits(source.url, http.user_agent, trusted=True):
+        elif robots.permits(source.url, http.user_agent, trusted=source.trusted):
             state = replace(state, robots_allowed_at=now,
-                            crawl_delay_s=robots.crawl_delay(source.url, http.user_agent, trusted=True))
+                            crawl_delay_s=robots.crawl_delay(source.url, http.user_agent, trusted=source.trusted))
         else:
-            reason, detail = robots.refusal(source.url, trusted=True)
+            reason, detail = robots.refusal(source.url, trusted=source.trusted)
             return failed(reason, detail=f"{detail} (check_robots: false if the publisher allows this feed)")
-    res = http.get(source.url, trusted=True, accept=FEED_ACCEPT, headers=conditional_headers(state))
+    res = http.get(source.url, trusted=source.trusted, accept=FEED_ACCEPT, headers=conditional_headers(state))
     if res.status == 304:
         return PollOutcome(after_not_modified(state, now, res.headers, params), "not_modified")
     if not res.ok:

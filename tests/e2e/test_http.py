@@ -123,6 +123,23 @@ def test_private_addresses_refused_unless_trusted_or_allowed(empty_site: Fixture
     assert _fetch(empty_site, "/p").ok
 
 
+def test_trust_is_by_origin_so_a_redirect_elsewhere_is_checked(empty_site: FixtureServer, tmp_path) -> None:
+    (tmp_path / "other").mkdir()
+    with FixtureServer(tmp_path / "other") as other:
+        other.routes["/secret"] = lambda h: send(h, 200, b"secret", "text/plain")
+        port = empty_site.base.rsplit(":", 1)[1]
+        empty_site.routes["/same"] = lambda h: send(h, 302, b"", "text/plain", {"Location": "/p"})
+        empty_site.routes["/p"] = lambda h: send(h, 200, b"fine", "text/plain")
+        empty_site.routes["/port"] = lambda h: send(h, 302, b"", "text/plain", {"Location": other.url("secret")})
+        empty_site.routes["/name"] = lambda h: send(h, 302, b"", "text/plain",
+                                                    {"Location": f"http://localhost:{port}/p"})
+        strict = CFG.model_copy(update={"allow_private_networks": False})
+        assert _fetch(empty_site, "/same", strict, trusted=True).body == b"fine"
+        assert _fetch(empty_site, "/port", strict, trusted=True).error == "private_address"
+        assert _fetch(empty_site, "/name", strict, trusted=True).error == "private_address"
+    assert other.requests == []
+
+
 def test_redirect_to_private_address_refused(empty_site: FixtureServer) -> None:
     # A trusted (configured) URL may live on loopback; where it redirects to is checked again.
     empty_site.routes["/go"] = lambda h: send(h, 302, b"", "text/plain", {"Location": "http://10.0.0.1/x"})
