@@ -140,8 +140,12 @@ class _Dedup:
         return True
 
 
-def _no_link(source: FeedSource, fetched_url: str, guid: str | None, title: str | None) -> Reject:
-    return Reject(guid or fetched_url, source.url, "poll", "no_link",
+def _no_link(source: FeedSource, fetched_url: str, guid: str | None, title: str | None,
+             raw_link: object = None) -> Reject:
+    """The reject names the link that was refused (a `javascript:` or `data:` URL, say) when there
+    was one, else the guid, else the feed."""
+    refused = raw_link.strip()[:2000] if isinstance(raw_link, str) and raw_link.strip() else None
+    return Reject(refused or guid or fetched_url, source.url, "poll", "no_link",
                   detail=f"entry without a usable link: {title or guid or '?'}"[:500])
 
 
@@ -228,7 +232,7 @@ def _rss_entry(raw: feedparser.FeedParserDict, source: FeedSource, fetched_url: 
         return None
     title = (raw.get("title") or "").strip() or None
     if link is None:
-        return _no_link(source, fetched_url, guid, title)
+        return _no_link(source, fetched_url, guid, title, raw.get("link"))
     if _broken_link(link):
         return _parse_error(source, link, f"invalid character in link: {title or guid or '?'}")
     terms = ((tag.get("term") or "").strip() for tag in raw.get("tags", []))
@@ -322,7 +326,7 @@ def _json_entry(item: dict, source: FeedSource, fetched_url: str, base: str, nam
         return None
     title = _text(item.get("title"))
     if link is None:
-        return _no_link(source, fetched_url, guid, title)
+        return _no_link(source, fetched_url, guid, title, item.get("url") or item.get("external_url"))
     if _broken_link(link):
         return _parse_error(source, scrub(link), f"invalid character in link: {title or guid or '?'}")
     html = _text(item.get("content_html"))

@@ -76,3 +76,14 @@ def test_invalid_byte_in_a_utf8_arabic_feed_keeps_the_other_titles(empty_site, t
     run_batch(_config(s, tmp_path / "out", ["ar.xml"]))
     written = {t for (t,) in query(tmp_path / "out", "SELECT title FROM t")}
     assert written == {titles[0], titles[1].replace("BAD", "\ufffd"), titles[2]}
+
+
+def test_a_pdf_served_as_html_is_a_not_html_reject_and_the_feed_text_stands_in(empty_site, tmp_path) -> None:
+    s = empty_site
+    s.routes["/feed.xml"] = lambda h: send(h, 200, _rss(s.base, [("Annual report", "/report")]), "application/rss+xml")
+    s.routes["/report"] = lambda h: send(h, 200, b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n" + b"\0stream" * 200,
+                                         "text/html; charset=utf-8")
+    run_batch(_config(s, tmp_path / "out", ["feed.xml"]))
+    assert query(tmp_path / "out", "SELECT title, body_source FROM t") == [("Annual report", "feed")]
+    [(reason, detail)] = query(tmp_path / "out", "SELECT reason, detail FROM t", dataset="rejects")
+    assert reason == "not_html" and "a PDF" in detail
