@@ -70,8 +70,18 @@ def _robots_known_ok(state: FeedState, now: datetime) -> bool:
 
 def poll_feed(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedState,
               polling: PollingConfig, now: datetime | None = None) -> PollOutcome:
-    """Poll `source` once; never raises. A 304 produces nothing but a new schedule."""
+    """Poll `source` once; never raises (an unforeseen exception is this feed's `poll_error`, not
+    the end of the run). A 304 produces nothing but a new schedule."""
     now = now or utc_now()
+    try:
+        return _poll(http, robots, source, state, polling, now)
+    except Exception as err:  # one feed's bug must not fail every other feed's poll
+        return PollOutcome(after_failure(state, now, "poll_error", None, polling.schedule_params()), "failed",
+                           rejects=[Reject(source.url, None, "poll", "poll_error", detail=error_detail(err))])
+
+
+def _poll(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedState,
+          polling: PollingConfig, now: datetime) -> PollOutcome:
     params = polling.schedule_params()
 
     def failed(reason: str, status: int | None = None, detail: str | None = None,

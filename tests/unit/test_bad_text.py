@@ -118,3 +118,37 @@ def test_sitemap_surrogate_reference_rejects_its_url_only() -> None:
     parsed = parse_sitemap(body, FeedSource("https://x.org/s.xml", kind="news_sitemap"), "https://x.org/s.xml").feed
     assert [(e.link, e.title) for e in parsed.entries] == [("https://x.org/b", "t \ufffd")]
     assert [r.reason for r in parsed.rejects] == ["parse_error"]
+
+
+class _Fetcher:
+    """A fake `Fetcher` serving one body, or raising for every request."""
+
+    user_agent = "test"
+
+    def __init__(self, body: bytes | None = None, error: Exception | None = None):
+        self.body, self.error = body, error
+
+    def get(self, url, *, trusted=False, accept="*/*", headers=None):
+        from pipeline.fetching import FetchResult
+
+        if self.error is not None:
+            raise self.error
+        return FetchResult(url, url, 200, {"content-type": "application/rss+xml"}, self.body)
+
+    def set_host_delay(self, host, seconds):
+        pass
+
+
+def test_poll_turns_a_surrogate_feed_and_any_exception_into_rejects() -> None:
+    from pipeline.config import PollingConfig
+    from pipeline.sources.poll import poll_feed
+    from pipeline.sources.schedule import FeedState
+
+    body = _rss([("bad &#xD800;", "https://news.example.org/a&#xD800;"), ("ok", "https://news.example.org/b")])
+    outcome = poll_feed(_Fetcher(body.encode()), None, SOURCE, FeedState(FEED_URL), PollingConfig())
+    assert outcome.status == "ok" and [e.title for e in outcome.entries] == ["ok"]
+    assert [r.reason for r in outcome.rejects] == ["parse_error"]
+    broken = poll_feed(_Fetcher(error=RuntimeError("bug")), None, SOURCE, FeedState(FEED_URL), PollingConfig())
+    assert broken.status == "failed" and [(r.reason, r.detail) for r in broken.rejects] == [
+        ("poll_error", "RuntimeError: bug")]
+    assert broken.state.consecutive_failures == 1
