@@ -12,11 +12,14 @@ dataset (`timeout`, `too_large`, `private_address`, `http_404`, ...). Create one
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import logging
 import random
 import socket
 import threading
 import time
+import urllib.request
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -146,6 +149,13 @@ class HostGate:
             yield
 
 
+@functools.cache
+def _warn_proxy_once() -> None:
+    logging.getLogger(__name__).warning(
+        "an HTTP(S) proxy is set in the environment: requests go through it, and http.timeout_s bounds "
+        "reading the body only, not connecting or the response headers")
+
+
 class HttpFetcher:
     """A thread-safe polite client: use one per worker and share it between threads."""
 
@@ -153,10 +163,16 @@ class HttpFetcher:
         self.cfg, self.user_agent = cfg, cfg.user_agent
         self.gate = HostGate.for_config(cfg)
         limits = httpx.Limits(max_connections=cfg.concurrency * 2, max_keepalive_connections=cfg.concurrency)
+        # timeout_s bounds the whole exchange, not each read; with a proxy in the environment httpx's
+        # own transport is kept (it reads the proxy settings) and the deadline holds for the body only
+        proxied = any(k in urllib.request.getproxies() for k in ("http", "https", "all"))
+        if proxied:
+            _warn_proxy_once()
         self._client = httpx.Client(
             follow_redirects=False,
             timeout=httpx.Timeout(cfg.timeout_s, connect=cfg.connect_timeout_s),
-            transport=deadline_transport(limits),  # timeout_s bounds the whole exchange, not each read
+            limits=limits,
+            transport=None if proxied else deadline_transport(limits),
             headers={"User-Agent": cfg.user_agent, "Accept-Encoding": "gzip, deflate"},
         )
 
