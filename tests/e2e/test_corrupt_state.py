@@ -31,8 +31,10 @@ def test_corrupt_seen_and_feeds_files_are_quarantined_and_the_rerun_writes_no_du
     state = Path(cfg.state_path)
     seen_file = sorted((state / "seen").rglob("*.parquet"))[0]
     feeds_file = sorted((state / "feeds").rglob("*.parquet"))[0]
+    signatures_file = sorted((state / "signatures").rglob("*.parquet"))[0]
     seen_file.write_bytes(b"this is not parquet")  # "Parquet magic bytes not found"
     feeds_file.write_bytes(feeds_file.read_bytes()[:-40])  # truncated footer
+    signatures_file.write_bytes(b"")
     old_tmp = state / "seen" / ".part-crashed-0123456789ab.parquet.tmp"
     new_tmp = state / "seen" / ".part-inflight-0123456789ab.parquet.tmp"
     old_tmp.write_bytes(b"debris")
@@ -45,8 +47,8 @@ def test_corrupt_seen_and_feeds_files_are_quarantined_and_the_rerun_writes_no_du
     assert second.counters["articles_written"] == 0
     assert query(cfg.output.path, "SELECT count(*) - count(DISTINCT article_id) FROM t") == [(0,)]
     quarantined = {p.name for p in (state / "quarantine").rglob("*.parquet")}
-    assert quarantined == {seen_file.name, feeds_file.name}
-    assert not seen_file.exists() and not feeds_file.exists()
+    assert quarantined == {seen_file.name, feeds_file.name, signatures_file.name}
+    assert not seen_file.exists() and not feeds_file.exists() and not signatures_file.exists()
     assert str(seen_file) in caplog.text and str(feeds_file) in caplog.text
     assert not old_tmp.exists() and new_tmp.exists()
 
