@@ -84,9 +84,11 @@ def _import_opml(file: str, write: str | None) -> int:
     from pipeline.sources.opml import OpmlError, opml_to_yaml, parse_opml
 
     try:
-        text = opml_to_yaml(parse_opml(Path(file).read_bytes()))
+        feeds = parse_opml(Path(file).read_bytes())
     except OpmlError as err:
         raise ConfigError(f"{file}: {err}") from None
+    _warn(feeds.limit_note(file))
+    text = opml_to_yaml(feeds)
     if write:
         Path(write).write_text(text, encoding="utf-8")
     else:
@@ -115,7 +117,18 @@ def load_with_opml(path: str) -> Config:
         documents = [(ref, read_document(ref, base, config.http, OPML_ACCEPT)) for ref in config.opml]
     except OSError as err:
         raise ConfigError(f"opml: {err}") from None
-    return with_opml_feeds(config, documents)
+    notes: list[str] = []
+    merged = with_opml_feeds(config, documents, notes)
+    for note in notes:
+        _warn(note)
+    return merged
+
+
+def _warn(message: str | None) -> None:
+    """A limit the user should know about: logged as a warning and printed on stderr."""
+    if message:
+        logging.getLogger("news-ingest").warning("%s", message)
+        print(f"warning: {message}", file=sys.stderr)
 
 
 def _print_summary(summary: RunSummary) -> None:

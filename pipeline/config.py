@@ -63,6 +63,8 @@ class FeedConfig(_Strict):
     tags: tuple[str, ...] = ()
     kind: FeedKind = "feed"
     check_robots: bool = Field(default=True, description="False: this feed URL is explicitly allowed.")
+    trusted: bool = Field(default=True, description="False: checked like a discovered link (set for "
+                                                    "feeds from an OPML list fetched from a URL).")
 
     @field_validator("language")
     @classmethod

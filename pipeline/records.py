@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Literal
+
+from pipeline.text import scrub
 
 FeedKind = Literal["feed", "news_sitemap"]
 RejectStage = Literal["poll", "fetch", "extract"]
@@ -17,9 +19,26 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _scrub_fields(record: object) -> None:
+    """Text fields as valid Unicode (`pipeline.text.scrub`), in place on a frozen dataclass: feed
+    text enters records here, so no later stage or writer meets a lone surrogate."""
+    for f in fields(record):  # type: ignore[arg-type]
+        value = getattr(record, f.name)
+        if isinstance(value, str):
+            clean = scrub(value)
+        elif isinstance(value, tuple) and any(isinstance(v, str) for v in value):
+            clean = tuple(scrub(v) if isinstance(v, str) else v for v in value)
+        else:
+            continue
+        if clean != value:
+            object.__setattr__(record, f.name, clean)
+
+
 @dataclass(frozen=True)
 class FeedSource:
-    """One feed to poll, as configured (config URLs are trusted, links found in feeds are not)."""
+    """One feed to poll, as configured. Config URLs are trusted (their exact origin may be a
+    private address); links found in feeds, sitemap children on other origins and feeds listed by
+    an OPML document fetched from a URL are not (`trusted` False)."""
 
     url: str
     name: str | None = None
@@ -27,6 +46,7 @@ class FeedSource:
     tags: tuple[str, ...] = ()
     kind: FeedKind = "feed"
     check_robots: bool = True
+    trusted: bool = True
 
 
 @dataclass(frozen=True)
@@ -47,6 +67,9 @@ class FeedEntry:
     updated_at: datetime | None = None
     language_hint: str | None = None
     tags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _scrub_fields(self)
 
 
 @dataclass(frozen=True)
@@ -89,6 +112,9 @@ class Reject:
     http_status: int | None = None
     detail: str | None = None
     at: datetime = field(default_factory=utc_now)
+
+    def __post_init__(self) -> None:
+        _scrub_fields(self)
 
 
 @dataclass

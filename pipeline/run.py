@@ -45,10 +45,11 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
 
 def prepared(config: Config, run_id: str) -> Config:
     """Local paths made absolute (workers may run elsewhere) and checked writable before any work;
-    a lost seen store rebuilt from the articles."""
+    unreadable state files quarantined; a lost seen store rebuilt from the articles."""
     config = config.with_paths(output=absolute(config.output.path), state=absolute(config.state_path))
     ensure_writable(config.output.path)
     ensure_writable(config.state_path)
+    state.check_state(config.state_path, config.output.path, run_id)
     state.rebuild_seen(config.output.path, config.state_path, run_id)
     return config
 

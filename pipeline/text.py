@@ -98,3 +98,25 @@ def primary_language(tag: object) -> str | None:
     if not isinstance(tag, str):
         return None
     return tag.strip().lower().replace("_", "-").split("-", 1)[0] or None
+
+
+# Code points no record may carry: lone surrogates (not encodable as UTF-8, so Parquet and every
+# encoder fail on them) become U+FFFD; C0 controls other than tab/newline/CR and the
+# non-characters U+FFFE/U+FFFF are invisible debris from broken documents and are dropped.
+_INVALID_CHARS = re.compile("[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _replacement(match: re.Match[str]) -> str:
+    return "\ufffd" if "\ud800" <= match.group() <= "\udfff" else ""
+
+
+def scrub(text: str) -> str:
+    """`text` as valid, storable Unicode: applied where feed text enters records, so one bad
+    character costs a glyph, never a stage."""
+    return _INVALID_CHARS.sub(_replacement, text)
+
+
+def is_xml_char(cp: int) -> bool:
+    """XML 1.0 `Char`: what a character reference may name."""
+    return (cp in (0x9, 0xA, 0xD) or 0x20 <= cp <= 0xD7FF or 0xE000 <= cp <= 0xFFFD
+            or 0x10000 <= cp <= 0x10FFFF)

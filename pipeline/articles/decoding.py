@@ -61,9 +61,23 @@ def decode_html(body: bytes, content_type: str = "") -> tuple[str, str]:
     return body.decode("utf-8", errors="replace"), "utf-8"
 
 
+# Files servers mislabel as text/html: stored as an article they would be pages of binary noise.
+_BINARY_MAGIC = ((b"%PDF-", "a PDF"), (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+                 (b"GIF87a", "a GIF image"), (b"GIF89a", "a GIF image"), (b"PK\x03\x04", "a zip archive"))
+
+
+def binary_kind(body: bytes) -> str | None:
+    """What a body is when its first bytes are a known binary format's magic, else None."""
+    head = body[:16].lstrip()
+    return next((kind for magic, kind in _BINARY_MAGIC if head.startswith(magic)), None)
+
+
 def is_html(content_type: str, body: bytes) -> bool:
-    """HTML by declared type; an absent or generic type is decided by sniffing the first bytes."""
+    """HTML by declared type unless the bytes are a PDF, image or zip; an absent or generic type is
+    decided by sniffing the first bytes."""
     mime = content_type.split(";", 1)[0].strip().lower()
+    if binary_kind(body):
+        return False
     if mime in _HTML_TYPES:
         return True
     if mime in ("", "application/octet-stream", "text/plain"):

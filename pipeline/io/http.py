@@ -12,11 +12,14 @@ dataset (`timeout`, `too_large`, `private_address`, `http_404`, ...). Create one
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import logging
 import random
 import socket
 import threading
 import time
+import urllib.request
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -30,6 +33,8 @@ from pipeline.config import HttpConfig
 from pipeline.dates import parse_retry_after
 from pipeline.fetching import FetchResult
 from pipeline.inflate import BadData, CappedInflater, TooLarge
+from pipeline.io.deadline import deadline_after, deadline_transport
+from pipeline.urls import origin
 
 _REDIRECTS = {301, 302, 303, 307, 308}
 _RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
@@ -44,8 +49,39 @@ class _Failure(Exception):
         self.reason, self.detail, self.status, self.headers = reason, detail, status, headers or {}
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")  # RFC 2765 "IPv4-translated"
+
+
+def embedded_ipv4(addr: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries (and reaches): IPv4-mapped, IPv4-compatible,
+    IPv4-translated, NAT64 (64:ff9b::/96), 6to4 (2002::/16), Teredo (2001::/32: server and client)."""
+    value = int(addr)
+    if addr.ipv4_mapped is not None:
+        return [addr.ipv4_mapped]
+    if addr in _NAT64 or addr in _TRANSLATED or (value >> 32 == 0 and value > 1):
+        return [ipaddress.IPv4Address(value & 0xFFFFFFFF)]
+    if addr.sixtofour is not None:
+        return [addr.sixtofour]
+    if addr.teredo is not None:
+        return list(addr.teredo)
+    return []
+
+
+def is_public_address(address: str) -> bool:
+    """True when `address` (an IP literal, zone id allowed) is globally routable unicast. An IPv6
+    address that embeds an IPv4 one is judged by the IPv4 inside: `::ffff:127.0.0.1`,
+    `::7f00:1`, `2002:7f00:1::` and `64:ff9b::7f00:1` all reach 127.0.0.1."""
+    addr = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(addr, ipaddress.IPv6Address):
+        inner = embedded_ipv4(addr)
+        if inner:
+            return all(v4.is_global and not v4.is_multicast for v4 in inner)
+    return addr.is_global and not addr.is_multicast
+
+
 def is_public_host(host: str) -> bool:
-    """True when every address `host` resolves to is globally routable.
+    """True when every address `host` resolves to is globally routable (`is_public_address`).
 
     Checked before each hop (redirects included). A DNS answer that changes between this check and
     the connection (DNS rebinding) is not caught; run behind an egress firewall if that matters.
@@ -54,11 +90,7 @@ def is_public_host(host: str) -> bool:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except socket.gaierror as err:
         raise _Failure("dns_error", f"cannot resolve {host}: {err.strerror}") from None
-    for info in infos:
-        addr = ipaddress.ip_address(info[4][0].split("%", 1)[0])
-        if not addr.is_global or addr.is_multicast:
-            return False
-    return True
+    return all(is_public_address(info[4][0]) for info in infos)
 
 
 class HostGate:
@@ -117,17 +149,30 @@ class HostGate:
             yield
 
 
+@functools.cache
+def _warn_proxy_once() -> None:
+    logging.getLogger(__name__).warning(
+        "an HTTP(S) proxy is set in the environment: requests go through it, and http.timeout_s bounds "
+        "reading the body only, not connecting or the response headers")
+
+
 class HttpFetcher:
     """A thread-safe polite client: use one per worker and share it between threads."""
 
     def __init__(self, cfg: HttpConfig):
         self.cfg, self.user_agent = cfg, cfg.user_agent
         self.gate = HostGate.for_config(cfg)
+        limits = httpx.Limits(max_connections=cfg.concurrency * 2, max_keepalive_connections=cfg.concurrency)
+        # timeout_s bounds the whole exchange, not each read; with a proxy in the environment httpx's
+        # own transport is kept (it reads the proxy settings) and the deadline holds for the body only
+        proxied = any(k in urllib.request.getproxies() for k in ("http", "https", "all"))
+        if proxied:
+            _warn_proxy_once()
         self._client = httpx.Client(
             follow_redirects=False,
             timeout=httpx.Timeout(cfg.timeout_s, connect=cfg.connect_timeout_s),
-            limits=httpx.Limits(max_connections=cfg.concurrency * 2,
-                                max_keepalive_connections=cfg.concurrency),
+            limits=limits,
+            transport=None if proxied else deadline_transport(limits),
             headers={"User-Agent": cfg.user_agent, "Accept-Encoding": "gzip, deflate"},
         )
 
@@ -146,7 +191,9 @@ class HttpFetcher:
 
     def get(self, url: str, *, trusted: bool = False, accept: str = "*/*",
             headers: Mapping[str, str] | None = None) -> FetchResult:
-        """GET with retries on transient failures; `trusted` skips the guard for the URL's own host."""
+        """GET with retries on transient failures. `trusted` (a config-listed URL) skips the
+        private-address guard for the URL's own origin (scheme, host and port) only: a redirect to
+        any other origin is checked like a discovered link."""
         attempts = self.cfg.retries + 1
         result = FetchResult(url=url, final_url=url)
         for attempt in range(attempts):
@@ -165,12 +212,12 @@ class HttpFetcher:
 
     def _get_once(self, url: str, *, trusted: bool, accept: str,
                   headers: Mapping[str, str]) -> FetchResult:
-        trusted_host = urlsplit(url).hostname if trusted else None
+        trusted_origin = origin(url) if trusted else None
         current, seen = url, {url}
         try:
             for _ in range(self.cfg.max_redirects + 1):
                 status, resp_headers, body, location = self._hop(
-                    current, trusted_host, {"Accept": accept, **headers})
+                    current, trusted_origin, {"Accept": accept, **headers})
                 if location is None:
                     return FetchResult(url, current, status, resp_headers, body)
                 nxt = urljoin(current, location)
@@ -182,17 +229,16 @@ class HttpFetcher:
         except _Failure as f:
             return FetchResult(url, current, f.status, f.headers, None, f.reason, f.detail)
 
-    def _hop(self, url: str, trusted_host: str | None,
+    def _hop(self, url: str, trusted_origin: str | None,
              headers: Mapping[str, str]) -> tuple[int, dict[str, str], bytes, str | None]:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise _Failure("invalid_url", f"not an http(s) URL: {url[:200]}")
         host = parts.hostname
-        if (not self.cfg.allow_private_networks and host != trusted_host
+        if (not self.cfg.allow_private_networks and (trusted_origin is None or origin(url) != trusted_origin)
                 and not is_public_host(host)):
             raise _Failure("private_address", f"{host} resolves to a non-public address")
-        with self.gate.turn(host):
-            deadline = time.monotonic() + self.cfg.timeout_s
+        with self.gate.turn(host), deadline_after(self.cfg.timeout_s) as deadline:
             try:
                 with self._client.stream("GET", url, headers=headers) as resp:
                     resp_headers = {k.lower(): v for k, v in resp.headers.items()}
@@ -206,6 +252,8 @@ class HttpFetcher:
             except httpx.ConnectTimeout as err:
                 raise _Failure("connect_timeout", str(err) or "connect timed out") from None
             except httpx.TimeoutException as err:
+                if time.monotonic() >= deadline:
+                    raise _Failure("timeout", f"no complete response within {self.cfg.timeout_s}s") from None
                 raise _Failure("timeout", str(err) or "timed out") from None
             except httpx.ConnectError as err:
                 reason = "dns_error" if _caused_by(err, socket.gaierror) else "connect_error"

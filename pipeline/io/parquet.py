@@ -12,6 +12,7 @@ write means a rerun never replaces earlier data.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote
@@ -81,6 +82,47 @@ def write_atomically(root: str, partition: str, schema: pa.Schema, tables: Itera
             rows += table.num_rows
     fsys.move(tmp, f"{folder}/{name}")
     return f"{folder}/{name}", rows
+
+
+TEMP_MAX_AGE_S = 86_400.0  # a write in progress never takes a day: older temp files are debris
+
+
+def remove_stale_temps(root: str, max_age_s: float = TEMP_MAX_AGE_S) -> list[str]:
+    """Delete the `.part-*.parquet.tmp` files a crashed write left below `root`, if older than
+    `max_age_s` (younger ones may belong to a run in progress); returns their paths."""
+    fsys, base = filesystem(root)
+    if fsys.get_file_info(base).type == pafs.FileType.NotFound:
+        return []
+    cutoff = time.time() - max_age_s
+    stale = [f.path for f in fsys.get_file_info(pafs.FileSelector(base, recursive=True))
+             if f.type == pafs.FileType.File and f.base_name.startswith(".part-")
+             and f.base_name.endswith(".parquet.tmp") and f.mtime is not None and f.mtime.timestamp() < cutoff]
+    for path in stale:
+        fsys.delete_file(path)
+    return stale
+
+
+def verify_file(root: str, file: str) -> str | None:
+    """None when `file` reads whole (footer and every page decoded), else why not."""
+    fsys, _ = filesystem(root)
+    try:
+        with fsys.open_input_file(file) as handle:
+            for _ in pq.ParquetFile(handle).iter_batches(batch_size=65536):
+                pass
+    except (OSError, ValueError, pa.ArrowException) as err:
+        return f"{type(err).__name__}: {err}"
+    return None
+
+
+def move_aside(root: str, file: str, to_root: str) -> str:
+    """Move `file` (below `root`) to the same relative place below `to_root`; returns the new path."""
+    fsys, base = filesystem(root)
+    _, target_base = filesystem(to_root)
+    relative = file[len(base):].lstrip("/") if file.startswith(base) else os.path.basename(file)
+    target = f"{target_base}/{relative}"
+    fsys.create_dir(target.rsplit("/", 1)[0], recursive=True)
+    fsys.move(file, target)
+    return target
 
 
 def dataset_files(root: str) -> list[str]:

@@ -7,11 +7,18 @@ step keeps one state cell per bucket and seeds it by reading only that bucket's 
 articles dataset stays the source of truth: a seen store that is missing is rebuilt from its
 `article_id`/`content_hash` columns (`rebuild_seen`), so losing `<state>` costs refetches, never
 duplicate rows.
+
+A state file that does not read whole (not Parquet, truncated, a bad compressed page) is moved to
+`<state>/quarantine/` with a warning naming it at the start of a run (`check_state`), and the run
+goes on from what can be rebuilt: seen keys from the articles; a feed's state falls back to its
+previous snapshot (or a first poll); lost signatures only weaken near-duplicate marking for those
+articles; lost backlog entries are fetched again only if their feed still lists them.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import zlib
 from collections import defaultdict
@@ -21,9 +28,20 @@ from datetime import date, datetime
 
 import pyarrow as pa
 
-from pipeline.io.parquet import articles_root, dataset_files, filesystem, read_columns, write_atomically
+from pipeline.io.parquet import (
+    articles_root,
+    dataset_files,
+    filesystem,
+    move_aside,
+    read_columns,
+    remove_stale_temps,
+    verify_file,
+    write_atomically,
+)
 from pipeline.records import FeedEntry, utc_now
 from pipeline.sources.schedule import FeedState
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -183,13 +201,18 @@ def write_seen(state_path: str, rows: Iterable[dict], tag: str) -> None:
                          [pa.Table.from_pylist(part, schema=schema)], tag)
 
 
-def rebuild_seen(output_path: str, state_path: str, run_id: str) -> int:
-    """Seen keys from the articles dataset, when the seen store is empty but articles exist (state
-    lost or moved); returns the number of keys written."""
-    if dataset_files(SEEN.root(state_path)):
+def rebuild_seen(output_path: str, state_path: str, run_id: str, force: bool = False) -> int:
+    """Seen keys from the articles dataset, when the seen store is empty (state lost or moved) or
+    `force` (part of it quarantined); returns the number of keys written. An unreadable article
+    file is skipped with a warning (the articles are the user's data: they are not moved)."""
+    if dataset_files(SEEN.root(state_path)) and not force:
         return 0
     root, rows = articles_root(output_path), []
     for file in dataset_files(root):
+        problem = verify_file(root, file)
+        if problem:
+            log.warning("cannot read article file %s (%s): its seen keys are not rebuilt", file, problem)
+            continue
         for row in read_columns(root, file, ["article_id", "content_hash"]):
             rows.append(seen_row(URL, row["article_id"], run_id))
             if row.get("content_hash"):
@@ -211,3 +234,36 @@ def compact_seen(state_path: str, run_id: str, max_files: int = 8) -> None:
                     f"compacted-{run_id}")
         for file in files:
             fsys.delete_file(file)
+
+
+# --- start of a run: debris removed, unreadable state quarantined ------------------------------
+
+STORES = (FEEDS, SEEN, SIGNATURES, BACKLOG)
+
+
+def quarantine_root(state_path: str) -> str:
+    return f"{state_path.rstrip('/')}/quarantine"
+
+
+def check_state(state_path: str, output_path: str, run_id: str) -> list[str]:
+    """Remove temp files older than a day (state and output), move every state file that does not
+    read whole to `<state>/quarantine/` with a warning naming it, and rebuild the seen keys when
+    one of theirs went; returns the quarantined files' new paths."""
+    for root in (state_path, output_path):
+        for path in remove_stale_temps(root):
+            log.info("removed a stale temporary file %s", path)
+    moved: list[str] = []
+    for store in STORES:
+        root = store.root(state_path)
+        for file in dataset_files(root):
+            problem = verify_file(root, file)
+            if problem is None:
+                continue
+            target = move_aside(state_path, file, quarantine_root(state_path))
+            log.warning("state file %s is unreadable (%s): moved to %s; the run continues without it",
+                        file, problem, target)
+            moved.append(target)
+    if any("/quarantine/seen/" in path for path in moved):
+        keys = rebuild_seen(output_path, state_path, run_id, force=True)
+        log.warning("seen keys rebuilt from the articles after quarantine: %d keys", keys)
+    return moved

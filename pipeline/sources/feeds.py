@@ -8,7 +8,13 @@ deduplicated by link); dates in the future (beyond a day of clock skew) are drop
 Hostile documents are refused before any parser sees them: a DTD that declares parameter or
 external entities, entities that refer to other entities (the "billion laughs"), long or many
 entity values, or an oversized DTD is one reject `unsafe_xml` (see `pipeline.sources.xmlsafe`). Reject reasons of
-a whole document: `empty_feed`, `not_a_feed`, `malformed_feed`, `unsafe_xml`.
+a whole document: `empty_feed`, `not_a_feed`, `malformed_feed`, `unsafe_xml`, `parse_error`.
+
+One bad character never costs more than its entry: invalid UTF-8 bytes and character references
+to forbidden code points are repaired to U+FFFD first (`pipeline.sources.repair`), text is scrubbed
+as records are built (`pipeline.records`), an entry whose link carries a broken character is a
+`parse_error` reject, and any exception while parsing the document or one entry is a `parse_error`
+reject of that document or entry, never an exception out of `parse_feed`.
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ from lxml.etree import ParserError
 
 from pipeline.dates import clamp_future, to_utc
 from pipeline.records import FeedEntry, FeedSource, Reject, utc_now
+from pipeline.sources.repair import neutralize_char_refs, repair_utf8
 from pipeline.sources.xmlsafe import xml_hazard
-from pipeline.text import primary_language
+from pipeline.text import primary_language, scrub
 from pipeline.urls import canonicalize_url, domain_of, resolve, url_key
 
 _BLOCK_TAGS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr")
@@ -133,13 +140,40 @@ class _Dedup:
         return True
 
 
-def _no_link(source: FeedSource, fetched_url: str, guid: str | None, title: str | None) -> Reject:
-    return Reject(guid or fetched_url, source.url, "poll", "no_link",
+def _no_link(source: FeedSource, fetched_url: str, guid: str | None, title: str | None,
+             raw_link: object = None) -> Reject:
+    """The reject names the link that was refused (a `javascript:` or `data:` URL, say) when there
+    was one, else the guid, else the feed."""
+    refused = raw_link.strip()[:2000] if isinstance(raw_link, str) and raw_link.strip() else None
+    return Reject(refused or guid or fetched_url, source.url, "poll", "no_link",
                   detail=f"entry without a usable link: {title or guid or '?'}"[:500])
 
 
+def error_detail(err: BaseException) -> str:
+    """`Class: message` of an exception, for a reject's detail."""
+    return f"{type(err).__name__}: {err}"[:500]
+
+
+def _parse_error(source: FeedSource, url: str, err: BaseException | str) -> Reject:
+    detail = err if isinstance(err, str) else error_detail(err)
+    return Reject(url, source.url, "poll", "parse_error", detail=detail[:500])
+
+
+def _broken_link(link: str) -> bool:
+    """A link that held an invalid byte or character: fetching a guess would be wrong."""
+    return "\ufffd" in scrub(link)
+
+
 def parse_feed(body: bytes, source: FeedSource, fetched_url: str, content_type: str = "") -> ParsedFeed:
-    """Parse one fetched feed document; a document that yields no entries and is broken is one reject."""
+    """Parse one fetched feed document; a document that yields no entries and is broken is one
+    reject. Never raises: an exception is a `parse_error` reject of the document or the entry."""
+    try:
+        return _parse_feed(body, source, fetched_url, content_type)
+    except Exception as err:  # any parser failure is this document's reject
+        return ParsedFeed(None, [], [_document_reject(source, "parse_error", error_detail(err))])
+
+
+def _parse_feed(body: bytes, source: FeedSource, fetched_url: str, content_type: str) -> ParsedFeed:
     stripped = body.lstrip(b"\xef\xbb\xbf \t\r\n\f\x00")
     if not stripped:
         return ParsedFeed(None, [], [_document_reject(source, "empty_feed", "empty response body")])
@@ -152,6 +186,7 @@ def parse_feed(body: bytes, source: FeedSource, fetched_url: str, content_type: 
     headers = {"content-location": fetched_url}
     if content_type:
         headers["content-type"] = content_type
+    body = neutralize_char_refs(repair_utf8(body, content_type))
     doc = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=True)
     feed_title = (doc.feed.get("title") or "").strip() or None
     ttl = _ttl_minutes(doc.feed)
@@ -168,37 +203,58 @@ def parse_feed(body: bytes, source: FeedSource, fetched_url: str, content_type: 
     rejects: list[Reject] = []
     dedup = _Dedup()
     for raw in doc.entries:
-        guid = raw.get("id") or None
-        link = _link(raw, fetched_url)
-        if not dedup.first(guid, link):
+        try:
+            entry = _rss_entry(raw, source, fetched_url, name, language, now, dedup)
+        except Exception as err:  # one entry's failure is that entry's reject
+            rejects.append(_parse_error(source, _entry_ref(raw, fetched_url), err))
             continue
-        title = (raw.get("title") or "").strip() or None
-        if link is None:
-            rejects.append(_no_link(source, fetched_url, guid, title))
-            continue
-        terms = ((tag.get("term") or "").strip() for tag in raw.get("tags", []))
-        categories = tuple(t for t in dict.fromkeys(terms) if t)
-        entries.append(
-            FeedEntry(
-                feed_url=source.url,
-                source=name,
-                link=link,
-                url_key=url_key(canonicalize_url(link)),
-                entry_id=guid,
-                title=title,
-                summary=html_to_text(raw.get("summary")),
-                content=_content(raw),
-                authors=_authors(raw),
-                categories=categories,
-                # dict.get: FeedParserDict.get would silently alias updated_parsed to published_parsed
-                # feedparser cannot read Arabic month names: the raw string goes to pipeline.dates then
-                published_at=_date(dict.get(raw, "published_parsed") or dict.get(raw, "published"), now),
-                updated_at=_date(dict.get(raw, "updated_parsed") or dict.get(raw, "updated"), now),
-                language_hint=language,
-                tags=source.tags,
-            )
-        )
+        if isinstance(entry, FeedEntry):
+            entries.append(entry)
+        elif entry is not None:
+            rejects.append(entry)
     return ParsedFeed(feed_title, entries, rejects, ttl)
+
+
+def _entry_ref(raw: dict, fetched_url: str) -> str:
+    for key in ("link", "url", "id"):
+        value = raw.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return fetched_url
+
+
+def _rss_entry(raw: feedparser.FeedParserDict, source: FeedSource, fetched_url: str, name: str,
+               language: str | None, now: datetime, dedup: _Dedup) -> FeedEntry | Reject | None:
+    """One feedparser entry: the record, its reject, or None for a repeat."""
+    guid = raw.get("id") or None
+    link = _link(raw, fetched_url)
+    if not dedup.first(guid, link):
+        return None
+    title = (raw.get("title") or "").strip() or None
+    if link is None:
+        return _no_link(source, fetched_url, guid, title, raw.get("link"))
+    if _broken_link(link):
+        return _parse_error(source, link, f"invalid character in link: {title or guid or '?'}")
+    terms = ((tag.get("term") or "").strip() for tag in raw.get("tags", []))
+    categories = tuple(t for t in dict.fromkeys(terms) if t)
+    return FeedEntry(
+        feed_url=source.url,
+        source=name,
+        link=link,
+        url_key=url_key(canonicalize_url(link)),
+        entry_id=guid,
+        title=title,
+        summary=html_to_text(raw.get("summary")),
+        content=_content(raw),
+        authors=_authors(raw),
+        categories=categories,
+        # dict.get: FeedParserDict.get would silently alias updated_parsed to published_parsed
+        # feedparser cannot read Arabic month names: the raw string goes to pipeline.dates then
+        published_at=_date(dict.get(raw, "published_parsed") or dict.get(raw, "published"), now),
+        updated_at=_date(dict.get(raw, "updated_parsed") or dict.get(raw, "updated"), now),
+        language_hint=language,
+        tags=source.tags,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,35 +301,49 @@ def _parse_json_feed(body: bytes, source: FeedSource, fetched_url: str) -> Parse
             rejects.append(Reject(fetched_url, source.url, "poll", "malformed_entry",
                                   detail=f"item {position} is a {type(item).__name__}, not an object"))
             continue
-        raw_id = item.get("id")
-        # The spec: an id given as a number (or another type) is coerced to a string.
-        guid = (_text(raw_id) if isinstance(raw_id, str)
-                else str(raw_id) if isinstance(raw_id, int | float) and not isinstance(raw_id, bool) else None)
-        link = _first_http([item.get("url"), item.get("external_url")], base)
-        if not dedup.first(guid, link):
+        try:
+            entry = _json_entry(item, source, fetched_url, base, name, feed_language, feed_authors, now, dedup)
+        except Exception as err:  # one item's failure is that item's reject
+            rejects.append(_parse_error(source, _entry_ref(item, fetched_url), err))
             continue
-        title = _text(item.get("title"))
-        if link is None:
-            rejects.append(_no_link(source, fetched_url, guid, title))
-            continue
-        html = _text(item.get("content_html"))
-        tags = item.get("tags") if isinstance(item.get("tags"), list) else []
-        entries.append(
-            FeedEntry(
-                feed_url=source.url,
-                source=name,
-                link=link,
-                url_key=url_key(canonicalize_url(link)),
-                entry_id=guid,
-                title=title,
-                summary=_text(item.get("summary")),
-                content=html_to_text(html) if html else _text(item.get("content_text")),
-                authors=_json_authors(item) or feed_authors,
-                categories=tuple(dict.fromkeys(t for t in map(_text, tags) if t)),
-                published_at=_date(_text(item.get("date_published")), now),
-                updated_at=_date(_text(item.get("date_modified")), now),
-                language_hint=source.language or primary_language(item.get("language")) or feed_language,
-                tags=source.tags,
-            )
-        )
+        if isinstance(entry, FeedEntry):
+            entries.append(entry)
+        elif entry is not None:
+            rejects.append(entry)
     return ParsedFeed(feed_title, entries, rejects)
+
+
+def _json_entry(item: dict, source: FeedSource, fetched_url: str, base: str, name: str, feed_language: str | None,
+                feed_authors: tuple[str, ...], now: datetime,
+                dedup: _Dedup) -> FeedEntry | Reject | None:
+    """One JSON Feed item: the record, its reject, or None for a repeat."""
+    raw_id = item.get("id")
+    # The spec: an id given as a number (or another type) is coerced to a string.
+    guid = (_text(raw_id) if isinstance(raw_id, str)
+            else str(raw_id) if isinstance(raw_id, int | float) and not isinstance(raw_id, bool) else None)
+    link = _first_http([item.get("url"), item.get("external_url")], base)
+    if not dedup.first(guid, link):
+        return None
+    title = _text(item.get("title"))
+    if link is None:
+        return _no_link(source, fetched_url, guid, title, item.get("url") or item.get("external_url"))
+    if _broken_link(link):
+        return _parse_error(source, scrub(link), f"invalid character in link: {title or guid or '?'}")
+    html = _text(item.get("content_html"))
+    tags = item.get("tags") if isinstance(item.get("tags"), list) else []
+    return FeedEntry(
+        feed_url=source.url,
+        source=name,
+        link=link,
+        url_key=url_key(canonicalize_url(link)),
+        entry_id=guid,
+        title=title,
+        summary=_text(item.get("summary")),
+        content=html_to_text(html) if html else _text(item.get("content_text")),
+        authors=_json_authors(item) or feed_authors,
+        categories=tuple(dict.fromkeys(t for t in map(_text, tags) if t)),
+        published_at=_date(_text(item.get("date_published")), now),
+        updated_at=_date(_text(item.get("date_modified")), now),
+        language_hint=source.language or primary_language(item.get("language")) or feed_language,
+        tags=source.tags,
+    )

@@ -77,11 +77,25 @@ def _categories(value: str) -> list[str]:
     return [seg.strip() for item in value.split(",") for seg in item.split("/") if seg.strip()]
 
 
-def parse_opml(data: bytes) -> list[dict]:
+class OpmlFeeds(list):
+    """The feeds of one OPML document; `dropped` counts those past `MAX_FEEDS`, so a caller can
+    say so instead of silently polling a truncated list."""
+
+    dropped: int = 0
+
+    def limit_note(self, ref: str) -> str | None:
+        if not self.dropped:
+            return None
+        return (f"{ref}: lists {len(self) + self.dropped} feeds; only the first {MAX_FEEDS} are used "
+                f"({self.dropped} ignored)")
+
+
+def parse_opml(data: bytes) -> OpmlFeeds:
     """Feed config dicts (`url`, `name`, `tags`, and `language` when given) from an OPML document.
 
     Raises `OpmlError` for a document that is hazardous, not XML, or has no OPML `<body>`.
-    At most `MAX_FEEDS` feeds are returned and folders deeper than 64 levels are not descended.
+    At most `MAX_FEEDS` feeds are returned (the rest counted in `dropped`) and folders deeper than
+    64 levels are not descended.
     """
     try:
         root = safe_xml_root(data)
@@ -93,11 +107,15 @@ def parse_opml(data: bytes) -> list[dict]:
     if body is None:
         raise OpmlError("OPML document without a <body>")
     feeds: dict[str, dict] = {}
-    _walk(body, (), feeds, 0)
-    return list(feeds.values())
+    dropped: set[str] = set()
+    _walk(body, (), feeds, 0, dropped)
+    result = OpmlFeeds(feeds.values())
+    result.dropped = len(dropped)
+    return result
 
 
-def _walk(parent: etree._Element, folders: tuple[str, ...], feeds: dict[str, dict], depth: int) -> None:
+def _walk(parent: etree._Element, folders: tuple[str, ...], feeds: dict[str, dict], depth: int,
+          dropped: set[str]) -> None:
     if depth > _MAX_DEPTH:
         return
     for el in parent:
@@ -106,7 +124,7 @@ def _walk(parent: etree._Element, folders: tuple[str, ...], feeds: dict[str, dic
         label = _attr(el, "title") or _attr(el, "text")
         xml_url = _attr(el, "xmlUrl")
         if not xml_url:
-            _walk(el, folders + ((label,) if label else ()), feeds, depth + 1)
+            _walk(el, folders + ((label,) if label else ()), feeds, depth + 1, dropped)
             continue
         url = _feed_url(xml_url)
         if url is not None:
@@ -120,9 +138,11 @@ def _walk(parent: etree._Element, folders: tuple[str, ...], feeds: dict[str, dic
                 if _LANGUAGE.match(language):
                     feed["language"] = language
                 feeds[key] = feed
+            else:
+                dropped.add(key)
         # An outline with an xmlUrl may still hold children (some exporters nest episodes or
         # mirror feeds under it): they are read as feeds in the same folders.
-        _walk(el, folders, feeds, depth + 1)
+        _walk(el, folders, feeds, depth + 1, dropped)
 
 
 def opml_to_yaml(feeds: Iterable[Mapping]) -> str:
@@ -144,9 +164,12 @@ def opml_to_yaml(feeds: Iterable[Mapping]) -> str:
     return yaml.safe_dump({"feeds": items}, allow_unicode=True, sort_keys=False, default_flow_style=False)
 
 
-def with_opml_feeds(config: Config, documents: Iterable[tuple[str, bytes]]) -> Config:
+def with_opml_feeds(config: Config, documents: Iterable[tuple[str, bytes]],
+                    notes: list[str] | None = None) -> Config:
     """The config with the feeds of every OPML document (ref, bytes) appended; a feed already in
-    `feeds` keeps its entry."""
+    `feeds` keeps its entry; a document over `MAX_FEEDS` adds a line to `notes`. Feeds of a
+    document fetched from a URL are untrusted: whoever serves that list must not be able to point
+    the crawler at a private address."""
     known = {_dedup_key(str(f.url)) for f in config.feeds}
     added: list[FeedConfig] = []
     for ref, data in documents:
@@ -154,13 +177,18 @@ def with_opml_feeds(config: Config, documents: Iterable[tuple[str, bytes]]) -> C
             feeds = parse_opml(data)
         except OpmlError as err:
             raise ConfigError(f"opml {ref}: {err}") from None
+        note = feeds.limit_note(ref)
+        if note and notes is not None:
+            notes.append(note)
+        remote = ref.startswith(("http://", "https://"))
         for feed in feeds:
             key = _dedup_key(feed["url"])
             if key in known:
                 continue
             known.add(key)
             try:
-                added.append(FeedConfig.model_validate({**feed, "tags": tuple(feed["tags"])}))
+                added.append(FeedConfig.model_validate({**feed, "tags": tuple(feed["tags"]),
+                                                        "trusted": not remote}))
             except ValidationError as err:
                 raise ConfigError(f"opml {ref}: feed {feed['url']}: {err.errors()[0]['msg']}") from None
     return config.model_copy(update={"feeds": (*config.feeds, *added)})

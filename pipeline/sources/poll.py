@@ -15,7 +15,7 @@ from pipeline.config import PollingConfig
 from pipeline.dates import parse_retry_after
 from pipeline.fetching import Fetcher, FetchResult, Robots
 from pipeline.records import FeedEntry, FeedSource, Reject, utc_now
-from pipeline.sources.feeds import ParsedFeed, parse_feed
+from pipeline.sources.feeds import ParsedFeed, error_detail, parse_feed
 from pipeline.sources.schedule import (
     FeedState,
     after_failure,
@@ -24,6 +24,7 @@ from pipeline.sources.schedule import (
     conditional_headers,
 )
 from pipeline.sources.sitemaps import parse_sitemap
+from pipeline.urls import origin
 
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml, "
                "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5")
@@ -47,7 +48,9 @@ def _parse(http: Fetcher, source: FeedSource, res: FetchResult, max_children: in
     entries: list[FeedEntry] = []
     rejects: list[Reject] = []
     for child in parsed.children:  # one level only: an index of indexes is not followed
-        child_res = http.get(child, trusted=True, accept=FEED_ACCEPT)
+        # discovered, so trusted only on the exact origin of a trusted index (pipeline.urls.origin)
+        trusted = source.trusted and origin(child) == origin(source.url)
+        child_res = http.get(child, trusted=trusted, accept=FEED_ACCEPT)
         if not child_res.ok:
             rejects.append(Reject(child, source.url, "poll", child_res.error or "failed", child_res.status,
                                   child_res.detail))
@@ -67,8 +70,18 @@ def _robots_known_ok(state: FeedState, now: datetime) -> bool:
 
 def poll_feed(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedState,
               polling: PollingConfig, now: datetime | None = None) -> PollOutcome:
-    """Poll `source` once; never raises. A 304 produces nothing but a new schedule."""
+    """Poll `source` once; never raises (an unforeseen exception is this feed's `poll_error`, not
+    the end of the run). A 304 produces nothing but a new schedule."""
     now = now or utc_now()
+    try:
+        return _poll(http, robots, source, state, polling, now)
+    except Exception as err:  # one feed's bug must not fail every other feed's poll
+        return PollOutcome(after_failure(state, now, "poll_error", None, polling.schedule_params()), "failed",
+                           rejects=[Reject(source.url, None, "poll", "poll_error", detail=error_detail(err))])
+
+
+def _poll(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedState,
+          polling: PollingConfig, now: datetime) -> PollOutcome:
     params = polling.schedule_params()
 
     def failed(reason: str, status: int | None = None, detail: str | None = None,
@@ -80,19 +93,22 @@ def poll_feed(http: Fetcher, robots: Robots | None, source: FeedSource, state: F
         if _robots_known_ok(state, now):  # asked within the day: a re-poll costs one request, not two
             if state.crawl_delay_s:
                 http.set_host_delay(urlsplit(source.url).hostname or "", state.crawl_delay_s)
-        elif robots.permits(source.url, http.user_agent, trusted=True):
+        elif robots.permits(source.url, http.user_agent, trusted=source.trusted):
             state = replace(state, robots_allowed_at=now,
-                            crawl_delay_s=robots.crawl_delay(source.url, http.user_agent, trusted=True))
+                            crawl_delay_s=robots.crawl_delay(source.url, http.user_agent, trusted=source.trusted))
         else:
-            reason, detail = robots.refusal(source.url, trusted=True)
+            reason, detail = robots.refusal(source.url, trusted=source.trusted)
             return failed(reason, detail=f"{detail} (check_robots: false if the publisher allows this feed)")
-    res = http.get(source.url, trusted=True, accept=FEED_ACCEPT, headers=conditional_headers(state))
+    res = http.get(source.url, trusted=source.trusted, accept=FEED_ACCEPT, headers=conditional_headers(state))
     if res.status == 304:
         return PollOutcome(after_not_modified(state, now, res.headers, params), "not_modified")
     if not res.ok:
         return failed(res.error or "failed", res.status, res.detail,
                       parse_retry_after(res.headers.get("retry-after")))
-    parsed = _parse(http, source, res, polling.sitemap_max_children)
+    try:
+        parsed = _parse(http, source, res, polling.sitemap_max_children)
+    except Exception as err:  # the parsers return rejects; anything they miss is still this feed's
+        return failed("parse_error", res.status, error_detail(err))
     document_errors = [r for r in parsed.rejects if r.feed_url is None]
     if not parsed.entries and document_errors:
         return PollOutcome(after_failure(state, now, document_errors[0].reason, None, params), "failed",

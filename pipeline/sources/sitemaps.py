@@ -31,7 +31,8 @@ from lxml import etree
 from pipeline.dates import clamp_future, to_utc
 from pipeline.inflate import BadData, CappedInflater, TooLarge
 from pipeline.records import FeedEntry, FeedSource, Reject, utc_now
-from pipeline.sources.feeds import ParsedFeed
+from pipeline.sources.feeds import ParsedFeed, error_detail
+from pipeline.sources.repair import neutralize_char_refs, repair_utf8
 from pipeline.sources.xmlsafe import UnsafeXml, safe_xml_root
 from pipeline.text import primary_language
 from pipeline.urls import canonicalize_url, domain_of, resolve, url_key
@@ -86,14 +87,25 @@ def parse_sitemap(body: bytes, source: FeedSource, fetched_url: str, *,
                   max_children: int = MAX_CHILDREN) -> ParsedSitemap:
     """Parse a fetched sitemap of either kind. Document-level reject reasons are those of feeds:
     `empty_feed`, `unsafe_xml`, `malformed_feed` (not XML or bad gzip), `not_a_feed` (XML that is
-    neither a urlset nor a sitemapindex)."""
+    neither a urlset nor a sitemapindex), `parse_error` (any other exception: never raises)."""
+    try:
+        return _parse_sitemap(body, source, fetched_url, max_children)
+    except Exception as err:  # any parser failure is this document's reject
+        return _failed(source, "parse_error", error_detail(err))
+
+
+def _failed(source: FeedSource, reason: str, detail: str) -> ParsedSitemap:
+    return ParsedSitemap(ParsedFeed(None, [], [_reject(source, reason, detail)]), [], False)
+
+
+def _parse_sitemap(body: bytes, source: FeedSource, fetched_url: str, max_children: int) -> ParsedSitemap:
     def failed(reason: str, detail: str) -> ParsedSitemap:
-        return ParsedSitemap(ParsedFeed(None, [], [_reject(source, reason, detail)]), [], False)
+        return _failed(source, reason, detail)
 
     if not body.strip():
         return failed("empty_feed", "empty response body")
     try:
-        root = safe_xml_root(_inflate(body))
+        root = safe_xml_root(neutralize_char_refs(repair_utf8(_inflate(body))))
     except UnsafeXml as err:
         return failed("unsafe_xml", str(err))
     except ValueError as err:
@@ -136,43 +148,57 @@ def _entries(root: etree._Element, source: FeedSource, base: str) -> ParsedFeed:
             break
         if _local(el) != "url":
             continue
-        news = _child(el, "news", NEWS_NS)
-        if news is None:
+        try:
+            entry = _entry(el, source, base, now, seen, publication_names)
+        except Exception as err:  # one <url>'s failure is that entry's reject
+            rejects.append(Reject(base, source.url, "poll", "parse_error", detail=error_detail(err)))
             continue
-        loc = _text(_child(el, "loc"))
-        link = resolve(loc, base) if loc else None
-        title = _text(_child(news, "title", NEWS_NS))
-        if link is None or not link.startswith(("http://", "https://")):
-            rejects.append(Reject(loc or base, source.url, "poll", "no_link",
-                                  detail=f"sitemap <url> without a usable <loc>: {title or loc or '?'}"[:500]))
-            continue
-        if link in seen:
-            continue
-        seen.add(link)
-        publication = _child(news, "publication", NEWS_NS) if news is not None else None
-        pub_name = _text(_child(publication, "name", NEWS_NS)) if publication is not None else None
-        if pub_name:
-            publication_names.append(pub_name)
-        language = _text(_child(publication, "language", NEWS_NS)) if publication is not None else None
-        keywords = _text(_child(news, "keywords", NEWS_NS)) if news is not None else None
-        published = _text(_child(news, "publication_date", NEWS_NS)) if news is not None else None
-        entries.append(
-            FeedEntry(
-                feed_url=source.url,
-                source=source.name or pub_name or domain_of(source.url),
-                link=link,
-                url_key=url_key(canonicalize_url(link)),
-                title=title,
-                categories=tuple(dict.fromkeys(k.strip() for k in (keywords or "").split(",") if k.strip())),
-                published_at=clamp_future(to_utc(published), now) if published else None,
-                updated_at=_lastmod(el, now),
-                language_hint=source.language or _language(language),
-                tags=source.tags,
-            )
-        )
+        if isinstance(entry, FeedEntry):
+            entries.append(entry)
+        elif entry is not None:
+            rejects.append(entry)
     # the most frequent publication name, the first seen on a tie
     title = Counter(publication_names).most_common(1)[0][0] if publication_names else None
     return ParsedFeed(title, entries, rejects)
+
+
+def _entry(el: etree._Element, source: FeedSource, base: str, now: datetime, seen: set[str],
+           publication_names: list[str]) -> FeedEntry | Reject | None:
+    """One `<url>`: its record, its reject, or None (not news, or a repeat)."""
+    news = _child(el, "news", NEWS_NS)
+    if news is None:
+        return None
+    loc = _text(_child(el, "loc"))
+    link = resolve(loc, base) if loc else None
+    title = _text(_child(news, "title", NEWS_NS))
+    if link is None or not link.startswith(("http://", "https://")):
+        return Reject(loc or base, source.url, "poll", "no_link",
+                      detail=f"sitemap <url> without a usable <loc>: {title or loc or '?'}"[:500])
+    if "\ufffd" in link:
+        return Reject(link, source.url, "poll", "parse_error",
+                      detail=f"invalid character in <loc>: {title or '?'}"[:500])
+    if link in seen:
+        return None
+    seen.add(link)
+    publication = _child(news, "publication", NEWS_NS)
+    pub_name = _text(_child(publication, "name", NEWS_NS)) if publication is not None else None
+    if pub_name:
+        publication_names.append(pub_name)
+    language = _text(_child(publication, "language", NEWS_NS)) if publication is not None else None
+    keywords = _text(_child(news, "keywords", NEWS_NS))
+    published = _text(_child(news, "publication_date", NEWS_NS))
+    return FeedEntry(
+        feed_url=source.url,
+        source=source.name or pub_name or domain_of(source.url),
+        link=link,
+        url_key=url_key(canonicalize_url(link)),
+        title=title,
+        categories=tuple(dict.fromkeys(k.strip() for k in (keywords or "").split(",") if k.strip())),
+        published_at=clamp_future(to_utc(published), now) if published else None,
+        updated_at=_lastmod(el, now),
+        language_hint=source.language or _language(language),
+        tags=source.tags,
+    )
 
 
 def _lastmod(url_el: etree._Element, now: datetime) -> datetime | None:

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import apache_beam as beam
 
-from pipeline.articles.decoding import decode_html, is_html
+from pipeline.articles.decoding import binary_kind, decode_html, is_html
 from pipeline.config import HttpConfig
 from pipeline.fetching import FetchResult
 from pipeline.records import FeedEntry, Page, Reject
@@ -35,7 +35,9 @@ class _FetchFn(HostScheduledFn):
         if res.ok and not (res.body or b"").strip():
             reason, detail = "empty_body", "200 with an empty body"
         elif res.ok and not is_html(res.content_type, res.body or b""):
-            reason, detail = "not_html", f"content-type {res.content_type or 'missing'}"
+            kind = binary_kind(res.body or b"")
+            reason, detail = "not_html", (f"content-type {res.content_type or 'missing'}"
+                                          + (f" but the body is {kind}" if kind else ""))
         if reason:
             self.failed.inc()
             yield Page(entry, res.final_url, res.status, None)

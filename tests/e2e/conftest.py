@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,3 +132,62 @@ class GrowingFeed:
              "application/rss+xml")
 
 
+class TrickleServer:
+    """A raw socket server on 127.0.0.1 that answers every request with response headers one byte
+    per `gap_s`, never finishing them (bounded: at most `limit` bytes per connection). Stops its
+    threads on exit."""
+
+    HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Slow: " + b"z" * 10_000
+
+    def __init__(self, gap_s: float = 0.2, limit: int = 300):
+        self.gap_s, self.limit = gap_s, limit
+        self.connections = 0
+        self._stop = threading.Event()
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.1)
+        self.base = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+
+    def url(self, path: str) -> str:
+        return f"{self.base}/{path.lstrip('/')}"
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            worker = threading.Thread(target=self._trickle, args=(conn,), daemon=True)
+            self._threads.append(worker)
+            worker.start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(1)
+            try:
+                conn.recv(65536)
+                for byte in self.HEAD[:self.limit]:
+                    if self._stop.wait(self.gap_s):
+                        return
+                    conn.sendall(bytes([byte]))
+            except OSError:
+                return  # the client gave up: what the tests expect
+
+    def __enter__(self) -> TrickleServer:
+        self._threads[0].start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._sock.close()
+        for thread in list(self._threads):
+            thread.join(timeout=5)
+
+
+@pytest.fixture
+def trickle_server() -> Iterator[TrickleServer]:
+    with TrickleServer() as server:
+        yield server

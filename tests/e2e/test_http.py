@@ -7,6 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from conftest import TrickleServer
 
 from pipeline.commands.demo_server import FixtureServer, send
 from pipeline.config import HttpConfig
@@ -97,6 +98,17 @@ def test_trickling_server_hits_total_deadline(empty_site: FixtureServer) -> None
     assert time.monotonic() - started < 3.5
 
 
+def test_trickled_headers_hit_the_total_deadline(trickle_server: TrickleServer) -> None:
+    cfg = HttpConfig(timeout_s=2, retries=0, allow_private_networks=True)
+    started = time.monotonic()
+    with HttpFetcher(cfg) as http:
+        res = http.get(trickle_server.url("/feed.xml"))
+    elapsed = time.monotonic() - started
+    assert res.error == "timeout" and "within 2" in (res.detail or "")
+    assert elapsed < cfg.timeout_s + 1.5
+    assert trickle_server.connections == 1
+
+
 def test_connection_refused_is_a_reason() -> None:
     with HttpFetcher(CFG) as http:
         res = http.get("http://127.0.0.1:9/")  # discard port: nothing listens
@@ -109,6 +121,23 @@ def test_private_addresses_refused_unless_trusted_or_allowed(empty_site: Fixture
     assert _fetch(empty_site, "/p", strict).error == "private_address"
     assert _fetch(empty_site, "/p", strict, trusted=True).ok
     assert _fetch(empty_site, "/p").ok
+
+
+def test_trust_is_by_origin_so_a_redirect_elsewhere_is_checked(empty_site: FixtureServer, tmp_path) -> None:
+    (tmp_path / "other").mkdir()
+    with FixtureServer(tmp_path / "other") as other:
+        other.routes["/secret"] = lambda h: send(h, 200, b"secret", "text/plain")
+        port = empty_site.base.rsplit(":", 1)[1]
+        empty_site.routes["/same"] = lambda h: send(h, 302, b"", "text/plain", {"Location": "/p"})
+        empty_site.routes["/p"] = lambda h: send(h, 200, b"fine", "text/plain")
+        empty_site.routes["/port"] = lambda h: send(h, 302, b"", "text/plain", {"Location": other.url("secret")})
+        empty_site.routes["/name"] = lambda h: send(h, 302, b"", "text/plain",
+                                                    {"Location": f"http://localhost:{port}/p"})
+        strict = CFG.model_copy(update={"allow_private_networks": False})
+        assert _fetch(empty_site, "/same", strict, trusted=True).body == b"fine"
+        assert _fetch(empty_site, "/port", strict, trusted=True).error == "private_address"
+        assert _fetch(empty_site, "/name", strict, trusted=True).error == "private_address"
+    assert other.requests == []
 
 
 def test_redirect_to_private_address_refused(empty_site: FixtureServer) -> None:
