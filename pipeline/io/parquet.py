@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from urllib.parse import quote
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -54,8 +54,24 @@ def ensure_writable(root: str) -> None:
         raise OSError(f"cannot write to {root}: {err}") from None
 
 
+# Exactly the characters Hive and Spark escape in partition folder names (Spark's
+# ExternalCatalogUtils.charToEscape). Everything else, Arabic letters included, stays raw UTF-8:
+# Spark unescapes `%XX` one byte to one character, so percent-encoded UTF-8 read back garbled
+# (`Ø§Ù...`) there, while DuckDB, Polars and pyarrow decode both forms.
+_HIVE_ESCAPED = frozenset('"#%\'*/:=?\\\x7f{[]^') | {chr(c) for c in range(1, 32)}
+
+
+def hive_escape(value: str) -> str:
+    return "".join(f"%{ord(c):02X}" if c in _HIVE_ESCAPED else c for c in value)
+
+
+def hive_unescape(segment: str) -> str:
+    """The value of a folder name `hive_escape` wrote (or an earlier version's percent-encoding)."""
+    return unquote(segment)
+
+
 def partition_dir(values: Mapping[str, str]) -> str:
-    return "/".join(f"{k}={quote(str(v), safe='')}" for k, v in values.items())
+    return "/".join(f"{k}={hive_escape(str(v))}" for k, v in values.items())
 
 
 def write_partition(root: str, partition: Mapping[str, str], table: pa.Table, run_id: str,
