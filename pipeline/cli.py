@@ -54,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
                          help="only partitions with this value, e.g. ingest_date=2026-11-29 (repeatable)")
     compact.add_argument("--min-age", type=parse_duration, default=600.0, metavar="DURATION",
                          help="leave files younger than this alone (default 10m; longer than a streaming window)")
+    migrate = sub.add_parser("migrate", help="rewrite the articles dataset into another partition layout")
+    migrate.add_argument("--output", required=True, help="dataset root (the run's output.path)")
+    migrate.add_argument("--partition-by", required=True, metavar="A,B",
+                         help="new partition columns, e.g. ingest_date,source")
     return parser
 
 
@@ -146,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "compact":
             return _compact(args)
+        if args.command == "migrate":
+            from pipeline.commands.migrate import migrate_output
+
+            for line in migrate_output(args.output, args.partition_by):
+                print(line)
+            return 0
         if args.command == "demo":
             if args.serve_only:
                 demo.serve_forever(args.port)
