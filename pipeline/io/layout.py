@@ -10,7 +10,7 @@ file listing from treating it as data.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from pyarrow import fs as pafs
 
@@ -95,7 +95,11 @@ def ensure_layout(root: str, dataset: str, partition_by: tuple[str, ...], compre
             f"output.partition_by is {_names(partition_by)} but the {dataset} dataset at {root} is "
             f"partitioned by {_names(on_disk)}; set output.partition_by: {_names(on_disk)}, or rewrite "
             f"the data first: news-ingest migrate --output {output} --partition-by {','.join(partition_by)}")
-    if recorded is None or recorded.schema_version < SCHEMA_VERSION:
-        recorded = Layout(dataset, tuple(partition_by), recorded.compression if recorded else compression)
+    if recorded is None:  # data found without a descriptor was named by the earlier %-encoding
+        recorded = Layout(dataset, tuple(partition_by), compression,
+                          path_escaping="percent" if on_disk is not None else "hive")
+        write_layout(root, recorded)
+    elif recorded.schema_version < SCHEMA_VERSION:
+        recorded = replace(recorded, schema_version=SCHEMA_VERSION)
         write_layout(root, recorded)
     return recorded

@@ -5,8 +5,9 @@ Per old partition: its rows (partition values put back as columns) are split by 
 columns and written as new files (`write_atomically`), then the old files are deleted; the
 descriptor is updated last. A crash in between leaves rows twice (old and new folder), never none:
 running `migrate` again finishes the move (new-layout files are left alone) and `compact` removes the
-repeats. Stop writers first: a run with the old layout would refuse to start anyway once the
-descriptor moves on, but one already running writes old-layout files.
+repeats. Folders named by earlier versions' percent-encoding are renamed too, also when the layout
+stays the same (`--partition-by` as now). Stop writers first: a run with the old layout refuses to
+start once the descriptor moves on, but one already running writes old-layout files.
 """
 
 from __future__ import annotations
@@ -65,8 +66,10 @@ def migrate(root: str, partition_by: tuple[str, ...], tag: str, compression: str
     compression = compression or layout.compression
     by_partition: dict[str, list[str]] = {}
     for file in dataset_files(root):
-        if partition_keys(root, file) != tuple(partition_by):
-            by_partition.setdefault(partition_of(base, file), []).append(file)
+        partition = partition_of(base, file)
+        # another layout, or folders named by the earlier %-encoding (which Spark reads garbled)
+        if partition_keys(root, file) != tuple(partition_by) or partition_dir(_values(partition)) != partition:
+            by_partition.setdefault(partition, []).append(file)
     done = []
     for partition, files in sorted(by_partition.items()):
         table = _full_table(fsys, files, _values(partition))

@@ -85,3 +85,27 @@ def test_data_written_before_descriptors_is_checked_by_its_folders(tmp_path: Pat
         prepared(wrong, "check")
     prepared(cfg, "check")
     assert json.loads((tmp_path / "articles" / DESCRIPTOR).read_text())["partition_by"] == ["ingest_date", "language"]
+
+
+def test_migrate_renames_percent_encoded_folders_of_earlier_versions(tmp_path: Path) -> None:
+    from urllib.parse import quote
+
+    from pipeline.io.migration import migrate
+
+    root = tmp_path / "articles"
+    legacy = root / "ingest_date=2026-01-01" / f"source={quote('أخبار الواحة', safe='')}"
+    legacy.mkdir(parents=True)
+    pq.write_table(pa.table({"article_id": ["a", "b"], "title": ["س", "ص"]}), legacy / "part-old.parquet")
+    prepared_layout = {"partition_by": ("ingest_date", "source")}
+    cfg = demo_config("http://127.0.0.1:1", str(tmp_path))
+    prepared(cfg.model_copy(update={"output": cfg.output.model_copy(update=prepared_layout)}), "check")
+    assert json.loads((root / DESCRIPTOR).read_text())["path_escaping"] == "percent"
+
+    done = migrate(str(root), ("ingest_date", "source"), "m")
+
+    assert [(d.files_in, d.rows) for d in done] == [(1, 2)]
+    assert [p.parent.name for p in root.rglob("*.parquet")] == ["source=أخبار الواحة"]
+    assert not legacy.exists()
+    assert sorted(query(tmp_path, "SELECT article_id, title, source FROM t")) == [
+        ("a", "س", "أخبار الواحة"), ("b", "ص", "أخبار الواحة")]
+    assert json.loads((root / DESCRIPTOR).read_text())["path_escaping"] == "hive"
