@@ -7,6 +7,8 @@ from pipeline.io import analytics as a
 from pipeline.io.files import write_text_atomically
 from pipeline.records import utc_now
 
+TOP_SOURCES = 12  # sources drawn by name in the per-day chart; the rest are summed as OTHER
+OTHER = "(other sources)"
 CHARTS = ("articles-per-day", "language-mix", "extraction-health", "near-duplicates", "rejects", "feed-freshness")
 
 
@@ -14,6 +16,15 @@ def build_report(output: str, state_path: str | None = None) -> str:
     per_day = a.articles_per_day(output)
     days = sorted({str(r["day"]) for r in per_day})
     sources = sorted({r["source"] for r in per_day})
+    volume: dict[str, int] = {}
+    for r in per_day:
+        volume[r["source"]] = volume.get(r["source"], 0) + r["n"]
+    shown = sorted(volume, key=lambda s: (-volume[s], s))[:TOP_SOURCES]  # a legend stays readable
+    by_day: dict[tuple[str, str], float] = {}
+    for r in per_day:
+        key = (str(r["day"]), r["source"] if r["source"] in shown else OTHER)
+        by_day[key] = by_day.get(key, 0) + r["n"]
+    series = shown + ([OTHER] if len(sources) > len(shown) else [])
     languages = a.language_mix(output)
     health = a.extraction_health(output)
     clusters = a.top_clusters(output)
@@ -23,13 +34,14 @@ def build_report(output: str, state_path: str | None = None) -> str:
     total = sum(r["n"] for r in per_day)
     sections = [
         h.section("articles-per-day", "Articles per day per source", h.stacked_bars(
-            "articles-per-day", days, sources, {(str(r["day"]), r["source"]): r["n"] for r in per_day},
-            "Articles per ingest day, stacked by source"), empty=not per_day),
+            "articles-per-day", days, series, by_day, "Articles per ingest day, stacked by source"),
+            empty=not per_day),
         h.section("language-mix", "Language mix", h.stacked_bars(
             "language-mix", [r["language"] for r in languages], ["articles"],
             {(r["language"], "articles"): r["n"] for r in languages}, "Articles per language"), empty=not languages),
         h.section("extraction-health", "Extraction health per source", h.stacked_bars(
-            "extraction-health", [r["source"] for r in health], ["body from page", "body from feed", "no body"],
+            "extraction-health", [r["source"] for r in health[:TOP_SOURCES * 2]],
+            ["body from page", "body from feed", "no body"],
             {(r["source"], k): r[c] for r in health for k, c in
              (("body from page", "page"), ("body from feed", "feed"), ("no body", "none"))},
             "Where each source's article bodies came from"),

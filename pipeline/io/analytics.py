@@ -23,7 +23,8 @@ def _connect(output: str) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     for name, root in (("articles", articles_root(output)), ("rejects", rejects_root(output))):
         if dataset_files(root):
-            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{root}/**/*.parquet', "
+            glob = f"{root}/**/*.parquet".replace("'", "''")
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{glob}', "
                         "hive_partitioning=true, union_by_name=true)")
         else:
             columns = ("source VARCHAR, ingest_date DATE, language VARCHAR, feed_url VARCHAR, body_source VARCHAR, "
@@ -64,7 +65,8 @@ def group_stats(output: str, by: str, state_path: str | None = None) -> list[dic
         FROM articles JOIN sizes USING (cluster_id) GROUP BY grp""")}
     feed_group = {r["feed_url"]: r["grp"] for r in _dicts(con, f"SELECT DISTINCT feed_url, {key} AS grp FROM articles")}
     rejects: dict[object, list[str]] = defaultdict(list)
-    reject_key = {"day": "CAST(ingest_date AS VARCHAR)", "feed": "feed_url"}.get(by, "feed_url")
+    # a feed's own failure has no feed_url: its url is the feed
+    reject_key = "CAST(ingest_date AS VARCHAR)" if by == "day" else "coalesce(feed_url, url)"
     for r in _dicts(con, f"SELECT {reject_key} AS k, stage, reason, count(*) AS n FROM rejects GROUP BY ALL "
                          "ORDER BY n DESC, stage, reason"):
         grp = r["k"] if by in ("day", "feed") else feed_group.get(r["k"]) if by == "source" else None

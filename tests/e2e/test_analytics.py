@@ -68,6 +68,7 @@ def test_stats_by_day_language_feed_and_formats(output: Path) -> None:
     feeds = json.loads(_cli("stats", "--output", str(output), "--by", "feed", "--format", "json"))
     gone = [r for r in feeds if r["feed"].endswith("/feeds/gone.xml")]
     assert gone and gone[0]["articles"] == 0 and "http_404" in gone[0]["feeds_failing"]
+    assert gone[0]["rejects"] == "poll/http_404:1"  # the feed's own failure is filed under it
     table = _cli("stats", "--output", str(output))
     assert table.splitlines()[0].startswith("source") and all(name in table for name in ARABIC)
 
