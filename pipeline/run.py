@@ -53,8 +53,8 @@ def prepared(config: Config, run_id: str) -> Config:
     ensure_writable(config.output.path)
     ensure_writable(config.state_path)
     out = config.output
-    ensure_layout(articles_root(out.path), "articles", out.partition_by, out.compression)
-    ensure_layout(rejects_root(out.path), "rejects", REJECT_PARTITIONS, out.compression)
+    ensure_layout(articles_root(out.path), "articles", out.partition_by, out.compression, out.format)
+    ensure_layout(rejects_root(out.path), "rejects", REJECT_PARTITIONS, out.compression, out.format)
     state.rebuild_seen(config.output.path, config.state_path, run_id)
     return config
 

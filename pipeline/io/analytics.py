@@ -12,6 +12,7 @@ from datetime import datetime
 import duckdb
 
 from pipeline.config import default_state_path
+from pipeline.io import delta
 from pipeline.io.parquet import articles_root, dataset_files, rejects_root
 from pipeline.io.state import read_feed_states
 
@@ -22,7 +23,9 @@ def _connect(output: str) -> duckdb.DuckDBPyConnection:
     """Views `articles` and `rejects` (empty when a dataset has no file yet)."""
     con = duckdb.connect()
     for name, root in (("articles", articles_root(output)), ("rejects", rejects_root(output))):
-        if dataset_files(root):
+        if delta.is_delta(root):
+            con.register(name, delta.dataset(root))
+        elif dataset_files(root):
             glob = f"{root}/**/*.parquet".replace("'", "''")
             con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{glob}', "
                         "hive_partitioning=true, union_by_name=true)")

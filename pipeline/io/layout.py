@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pyarrow import fs as pafs
 
 from pipeline.config import ConfigError
+from pipeline.io.delta import is_delta
 from pipeline.io.parquet import dataset_files, filesystem
 from pipeline.schema import PARTITION_TYPES, SCHEMA_VERSION
 
@@ -29,6 +30,7 @@ class Layout:
     schema_version: int = SCHEMA_VERSION
     partition_types: dict[str, str] = field(default_factory=dict)
     path_escaping: str = "hive"  # only Hive's special characters %-escaped; UTF-8 letters raw
+    format: str = "parquet"  # or "delta": read through its transaction log
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -41,7 +43,7 @@ class Layout:
         data = json.loads(text)
         return cls(data["dataset"], tuple(data["partition_by"]), data["compression"],
                    data.get("schema_version", 1), data.get("partition_types", {}),
-                   data.get("path_escaping", "percent"))
+                   data.get("path_escaping", "percent"), data.get("format", "parquet"))
 
 
 def _path(root: str) -> tuple[pafs.FileSystem, str]:
@@ -84,10 +86,18 @@ def _names(columns: tuple[str, ...]) -> str:
     return f"[{', '.join(columns)}]"
 
 
-def ensure_layout(root: str, dataset: str, partition_by: tuple[str, ...], compression: str) -> Layout:
+def ensure_layout(root: str, dataset: str, partition_by: tuple[str, ...], compression: str,
+                  table_format: str = "parquet") -> Layout:
     """The dataset's recorded layout, written now if it has none; ConfigError if `partition_by`
-    differs from the layout on disk (the message names both and the command that migrates)."""
+    differs from the layout on disk (the message names both and the command that migrates), or
+    the table format does."""
     recorded = read_layout(root)
+    found_format = recorded.format if recorded else ("delta" if is_delta(root) else None)
+    if found_format is None and dataset_files(root):
+        found_format = "parquet"
+    if found_format is not None and found_format != table_format:
+        raise ConfigError(f"output.format is {table_format} but the {dataset} dataset at {root} is {found_format}; "
+                          f"set output.format: {found_format} (there is no in-place conversion)")
     on_disk = recorded.partition_by if recorded else found_layout(root)
     if on_disk is not None and tuple(on_disk) != tuple(partition_by):
         output = root.rstrip("/").rsplit("/", 1)[0]
@@ -97,7 +107,7 @@ def ensure_layout(root: str, dataset: str, partition_by: tuple[str, ...], compre
             f"the data first: news-ingest migrate --output {output} --partition-by {','.join(partition_by)}")
     if recorded is None:  # data found without a descriptor was named by the earlier %-encoding
         recorded = Layout(dataset, tuple(partition_by), compression,
-                          path_escaping="percent" if on_disk is not None else "hive")
+                          path_escaping="percent" if on_disk is not None else "hive", format=table_format)
         write_layout(root, recorded)
     elif recorded.schema_version < SCHEMA_VERSION:
         recorded = replace(recorded, schema_version=SCHEMA_VERSION)

@@ -109,7 +109,7 @@ def dataset_files(root: str) -> list[str]:
     return sorted(
         f.path for f in fsys.get_file_info(selector)
         if f.type == pafs.FileType.File and f.base_name.endswith(".parquet")
-        and not f.base_name.startswith((".", "_"))
+        and not any(part.startswith((".", "_")) for part in f.path[len(base):].split("/"))  # _delta_log/
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from pipeline.io import delta
 from pipeline.io.layout import found_layout, read_layout
 from pipeline.io.parquet import filesystem
 from pipeline.schema import ARTICLE_SCHEMA, REJECT_PARTITIONS, REJECT_SCHEMA, partition_schema
@@ -39,6 +40,8 @@ def schema(path: str) -> pa.Schema:
 
 
 def dataset(path: str) -> ds.Dataset:
+    if delta.is_delta(path):  # types come from the transaction log
+        return delta.dataset(path)
     fsys, base = filesystem(path)
     return ds.dataset(base, filesystem=fsys, format="parquet", schema=schema(path),
                       partitioning=partitioning(path), exclude_invalid_files=False)
