@@ -26,9 +26,13 @@ setup(
         "numpy>=1.24",  # MinHash signatures
         "stopwordsiso>=0.7,<1",  # keywords: stopwords per language
         "lxml>=5",  # OPML, sitemaps, page metadata
+        "duckdb>=1.1",  # `stats` and `report` read the datasets with it
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout>=2.3", "duckdb>=1.1", "ruff>=0.6"],
+        "delta": ["deltalake>=1.0"],  # output.format: delta
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6", "deltalake>=1.0",
+                 # the five readers the README documents, checked against each other
+                 "polars>=1.20", "pandas>=2.2", "pyspark>=3.5"],
     },
     entry_points={"console_scripts": ["news-ingest=pipeline.cli:main"]},
 )

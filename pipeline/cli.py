@@ -54,6 +54,19 @@ def _parser() -> argparse.ArgumentParser:
                          help="only partitions with this value, e.g. ingest_date=2026-11-29 (repeatable)")
     compact.add_argument("--min-age", type=parse_duration, default=600.0, metavar="DURATION",
                          help="leave files younger than this alone (default 10m; longer than a streaming window)")
+    migrate = sub.add_parser("migrate", help="rewrite the articles dataset into another partition layout")
+    migrate.add_argument("--output", required=True, help="dataset root (the run's output.path)")
+    migrate.add_argument("--partition-by", required=True, metavar="A,B",
+                         help="new partition columns, e.g. ingest_date,source")
+    stats = sub.add_parser("stats", help="per source, day, language or feed: counts, extraction health, rejects")
+    stats.add_argument("--output", required=True, help="dataset root (the run's output.path)")
+    stats.add_argument("--state", help="state folder (default: <output>/_state), for failing feeds")
+    stats.add_argument("--by", choices=("source", "day", "language", "feed"), default="source")
+    stats.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    report = sub.add_parser("report", help="write a self-contained HTML report of an output folder")
+    report.add_argument("--output", required=True, help="dataset root (the run's output.path)")
+    report.add_argument("--state", help="state folder (default: <output>/_state), for feed freshness")
+    report.add_argument("--html", required=True, help="the HTML file to write")
     return parser
 
 
@@ -159,6 +172,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "compact":
             return _compact(args)
+        if args.command == "stats":
+            from pipeline.commands.stats import stats_text
+
+            print(stats_text(args.output, args.by, args.format, args.state))
+            return 0
+        if args.command == "report":
+            from pipeline.commands.report import write_report
+
+            print(write_report(args.output, args.html, args.state))
+            return 0
+        if args.command == "migrate":
+            from pipeline.commands.migrate import migrate_output
+
+            for line in migrate_output(args.output, args.partition_by):
+                print(line)
+            return 0
         if args.command == "demo":
             if args.serve_only:
                 demo.serve_forever(args.port)

@@ -149,6 +149,7 @@ class OutputConfig(_Strict):
         "language",
     )
     compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
+    format: Literal["parquet", "delta"] = "parquet"
 
 
 class StateConfig(_Strict):

@@ -69,12 +69,12 @@ class IngestFeeds(beam.PTransform):
             drop=cfg.dedup.near_duplicates == "drop")
         committed = kept | "WriteArticles" >> WriteParquet(
             articles_root(out.path), ARTICLE_SCHEMA, out.partition_by, run_id, out.compression,
-            counter="articles_written")
+            counter="articles_written", table_format=out.format)
 
         _ = ((polled[REJECTS], pages[REJECTS], articles[REJECTS]) | "AllRejects" >> beam.Flatten()
              | "RejectRows" >> beam.Map(_reject_row, run_id=run_id)
              | "WriteRejects" >> WriteParquet(rejects_root(out.path), REJECT_SCHEMA, REJECT_PARTITIONS, run_id,
-                                             out.compression, counter="rejects_written"))
+                                             out.compression, counter="rejects_written", table_format=out.format))
         recorded = StateOutputs(
             kept=kept, dropped=(dropped, near_dropped) | "AllDropped" >> beam.Flatten(),
             feed_states=polled[FEED_STATES], deferred=deferred, consumed=backlog_files,

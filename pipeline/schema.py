@@ -69,3 +69,16 @@ REJECT_SCHEMA = pa.schema(
 )
 
 REJECT_PARTITIONS = ("ingest_date",)
+
+# Raised whenever a column is added; recorded in each dataset's descriptor (`pipeline.io.layout`).
+# Evolution is additive only: a new version may add nullable columns, never rename, drop or retype.
+SCHEMA_VERSION = 1
+
+# Partition values live in folder names, so a reader must be told their types: `ingest_date` is
+# a DATE (DuckDB, Polars and Spark infer that; pyarrow and pandas need this schema).
+PARTITION_TYPES: dict[str, pa.DataType] = {
+    "ingest_date": pa.date32(), "language": pa.string(), "source": pa.string(), "domain": pa.string()}
+
+
+def partition_schema(names: tuple[str, ...] | list[str]) -> pa.Schema:
+    return pa.schema([pa.field(n, PARTITION_TYPES[n]) for n in names])

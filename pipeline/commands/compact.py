@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pipeline.config import ConfigError, default_state_path
-from pipeline.io import state
+from pipeline.io import delta, state
 from pipeline.io.compaction import compact
 from pipeline.io.parquet import articles_root, rejects_root
 from pipeline.run import new_run_id
@@ -19,6 +19,10 @@ def compact_output(output: str, state_path: str | None, partitions: list[str], m
         raise ConfigError("--partition takes KEY=VALUE")
     tag = new_run_id()
     for root, key in ((articles_root(output), "article_id"), (rejects_root(output), None)):
+        if delta.is_delta(root):
+            metrics = delta.optimize(root)
+            yield f"{root} (delta): {metrics.get('numFilesRemoved', 0)} files -> {metrics.get('numFilesAdded', 0)}"
+            continue
         for done in compact(root, key, tag, wanted, min_age_s):
             yield (f"{root}/{done.partition}: {done.files_in} files, {done.rows_in} rows -> 1 file, "
                    f"{done.rows_out} rows")

@@ -12,13 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
-from pipeline.io.parquet import dataset_files, filesystem, write_atomically
+from pipeline.io.parquet import dataset_files, filesystem, hive_unescape, write_atomically
 
 
 @dataclass(frozen=True)
@@ -29,14 +28,14 @@ class Compacted:
     rows_out: int
 
 
-def _partition_of(base: str, file: str) -> str:
+def partition_of(base: str, file: str) -> str:
     relative = file[len(base):].strip("/")
     return relative.rsplit("/", 1)[0] if "/" in relative else ""
 
 
 def _matches(partition: str, wanted: Mapping[str, str]) -> bool:
     values = dict(part.split("=", 1) for part in partition.split("/") if "=" in part)
-    return all(unquote(values.get(k, "")) == v for k, v in wanted.items())
+    return all(hive_unescape(values.get(k, "")) == v for k, v in wanted.items())
 
 
 def _keep_masks(fsys: pafs.FileSystem, files: list[str], key: str) -> list[pa.Array]:
@@ -55,7 +54,7 @@ def _keep_masks(fsys: pafs.FileSystem, files: list[str], key: str) -> list[pa.Ar
     return [pa.array([(i, j) in kept for j in range(n)]) for i, n in enumerate(sizes)]
 
 
-def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """Files written before a column was added read as nulls in it."""
     columns = [table.column(f.name) if f.name in table.column_names else pa.nulls(len(table), f.type)
                for f in schema]
@@ -72,7 +71,7 @@ def compact_partition(root: str, partition: str, files: list[str], key: str | No
     def tables() -> Iterator[pa.Table]:
         nonlocal rows_in
         for file, mask in zip(files, masks, strict=True):
-            table = _conform(pq.read_table(file, filesystem=fsys), schema)
+            table = conform(pq.read_table(file, filesystem=fsys), schema)
             rows_in += table.num_rows
             yield table if mask is None else table.filter(mask)
 
@@ -90,7 +89,7 @@ def compact(root: str, key: str | None, tag: str, partitions: Mapping[str, str] 
     by_partition: dict[str, list[str]] = {}
     for info in fsys.get_file_info(dataset_files(root)):
         if info.mtime is None or info.mtime.timestamp() < cutoff:
-            by_partition.setdefault(_partition_of(base, info.path), []).append(info.path)
+            by_partition.setdefault(partition_of(base, info.path), []).append(info.path)
     return [compact_partition(root, partition, files, key, tag, compression)
             for partition, files in sorted(by_partition.items())
             if len(files) > 1 and not (partitions and not _matches(partition, partitions))]

@@ -15,7 +15,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from urllib.parse import quote
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -55,8 +55,24 @@ def ensure_writable(root: str) -> None:
         raise OSError(f"cannot write to {root}: {err}") from None
 
 
+# Exactly the characters Hive and Spark escape in partition folder names (Spark's
+# ExternalCatalogUtils.charToEscape). Everything else, Arabic letters included, stays raw UTF-8:
+# Spark unescapes `%XX` one byte to one character, so percent-encoded UTF-8 read back garbled
+# (`Ø§Ù...`) there, while DuckDB, Polars and pyarrow decode both forms.
+_HIVE_ESCAPED = frozenset('"#%\'*/:=?\\\x7f{[]^') | {chr(c) for c in range(1, 32)}
+
+
+def hive_escape(value: str) -> str:
+    return "".join(f"%{ord(c):02X}" if c in _HIVE_ESCAPED else c for c in value)
+
+
+def hive_unescape(segment: str) -> str:
+    """The value of a folder name `hive_escape` wrote (or an earlier version's percent-encoding)."""
+    return unquote(segment)
+
+
 def partition_dir(values: Mapping[str, str]) -> str:
-    return "/".join(f"{k}={quote(str(v), safe='')}" for k, v in values.items())
+    return "/".join(f"{k}={hive_escape(str(v))}" for k, v in values.items())
 
 
 def write_partition(root: str, partition: Mapping[str, str], table: pa.Table, run_id: str,
@@ -135,7 +151,7 @@ def dataset_files(root: str) -> list[str]:
     return sorted(
         f.path for f in fsys.get_file_info(selector)
         if f.type == pafs.FileType.File and f.base_name.endswith(".parquet")
-        and not f.base_name.startswith((".", "_"))
+        and not any(part.startswith((".", "_")) for part in f.path[len(base):].split("/"))  # _delta_log/
     )
 
 

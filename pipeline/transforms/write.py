@@ -24,6 +24,7 @@ import apache_beam as beam
 import pyarrow as pa
 from apache_beam.utils.windowed_value import WindowedValue
 
+from pipeline.io import delta
 from pipeline.io.parquet import write_partition
 from pipeline.transforms.names import counter as declared_counter
 
@@ -33,10 +34,12 @@ _BARRIER_KEYS = 16  # spreads the released rows over workers
 
 class _WriteFn(beam.DoFn):
     def __init__(self, root: str, schema: pa.Schema, partition_by: tuple[str, ...], run_id: str,
-                 compression: str, counter: str):
+                 compression: str, counter: str, table_format: str = "parquet"):
         self.root, self.schema, self.partition_by = root, schema, partition_by
-        self.run_id, self.compression = run_id, compression
-        self.file_schema = pa.schema([f for f in schema if f.name not in partition_by])
+        self.run_id, self.compression, self.table_format = run_id, compression, table_format
+        # Delta keeps partition values in its log and wants them in the table it appends
+        self.file_schema = schema if table_format == "delta" else pa.schema(
+            [f for f in schema if f.name not in partition_by])
         self.rows_written = declared_counter(counter)
 
     def start_bundle(self) -> None:
@@ -56,6 +59,9 @@ class _WriteFn(beam.DoFn):
     def _flush(self, key: tuple) -> str:
         rows = self.buffers.pop(key)
         table = pa.Table.from_pylist(rows, schema=self.file_schema)
+        if self.table_format == "delta":
+            self.rows_written.inc(len(rows))
+            return delta.append(self.root, table, self.partition_by, self.compression)
         path = write_partition(self.root, dict(zip(self.partition_by, key[1:], strict=True)), table,
                                self.run_id, self.compression)
         self.rows_written.inc(len(rows))
@@ -66,9 +72,10 @@ class WriteParquet(beam.PTransform):
     """Records (dataclasses or dicts) to a Hive-partitioned Parquet dataset under `root`."""
 
     def __init__(self, root: str, schema: pa.Schema, partition_by: tuple[str, ...], run_id: str,
-                 compression: str = "zstd", *, counter: str, after: beam.PCollection | None = None):
+                 compression: str = "zstd", *, counter: str, after: beam.PCollection | None = None,
+                 table_format: str = "parquet"):
         super().__init__()
-        self.fn = _WriteFn(root, schema, partition_by, run_id, compression, counter)
+        self.fn = _WriteFn(root, schema, partition_by, run_id, compression, counter, table_format)
         self.after = after
 
     def expand(self, records: beam.PCollection) -> beam.PCollection:
