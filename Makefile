@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast lint browser bench clean
 
 $(BIN)/news-ingest: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,11 @@ demo: $(BIN)/news-ingest
 lint: $(BIN)/news-ingest
 	$(BIN)/ruff check pipeline tests benchmarks
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest
+
+browser:   # the report test renders HTML in headless Chromium (Debian's package)
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
 test-fast: lint   # pure modules only: no Beam, no sockets
 	$(BIN)/python -m pytest tests/unit
