@@ -10,7 +10,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["pipeline", "pipeline.*"]),
     include_package_data=True,
-    package_data={"pipeline.commands": ["demo_data/**/*", "demo_data/*"]},
+    package_data={"pipeline.commands": ["demo_data/**/*", "demo_data/*", "starter/*"]},
     install_requires=[
         "apache-beam>=2.60,<3",
         "trafilatura>=2.0,<3",
@@ -25,9 +25,11 @@ setup(
         "protego>=0.3,<1",  # robots.txt
         "numpy>=1.24",  # MinHash signatures
         "lxml>=5",  # OPML, sitemaps, page metadata
+        "prometheus-client>=0.20",  # <state>/metrics.prom
+        "duckdb>=1.1",  # `news-ingest sql`
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout>=2.3", "duckdb>=1.1", "ruff>=0.6"],
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6"],
     },
     entry_points={"console_scripts": ["news-ingest=pipeline.cli:main"]},
 )
