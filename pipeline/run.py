@@ -113,9 +113,9 @@ def _run_once(config: Config, beam_args: list[str] | None, run_id: str) -> RunSu
     for feed in failing:
         log.info("feed failed: %s: %s (%d in a row)", feed.feed_url, feed.last_error, feed.consecutive_failures,
                     extra={"event": "feed_failed", "feed_url": feed.feed_url})
-    log.info("run committed: %d articles written, %d rejects, %d feeds polled, %d failed",
-             counters["articles_written"], counters["rejects_written"], counters["feeds_polled"],
-             counters["feeds_failed"], extra={"event": "run_committed", "counts": counters})
+    log.info("run committed: %d articles and %d rejects written in %d files; %d feeds polled, %d failed",
+             counters["articles_written"], counters["rejects_written"], counters["files_written"],
+             counters["feeds_polled"], counters["feeds_failed"], extra={"event": "run_committed", "counts": counters})
     return RunSummary(run_id, counters, failing)
 
 

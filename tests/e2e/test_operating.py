@@ -84,6 +84,7 @@ def test_beam_options_pass_and_json_logs_and_metrics(tmp_path: Path, demo_site: 
     run_id = proc.stdout.split()[1].rstrip(":")
     committed = [line for line in lines if line["event"] == "run_committed"]
     assert committed and committed[0]["run_id"] == run_id and committed[0]["counts"]["articles_written"] == 16
+    assert committed[0]["counts"]["files_written"] >= 3  # articles in ar and en partitions, rejects
     assert all({"ts", "level", "message", "run_id"} <= line.keys() for line in lines)
 
     families = {f.name: f for f in text_string_to_metric_families((tmp_path / "out/_state/metrics.prom").read_text())}
@@ -200,6 +201,26 @@ def test_wait_lock_waits_for_the_holder(tmp_path: Path, demo_site: FixtureServer
     finally:
         holder.kill()
         holder.wait(timeout=10)
+
+
+def test_streaming_holds_the_lock_for_its_lifetime(tmp_path: Path, demo_site: FixtureServer) -> None:
+    cfg = _config(tmp_path, demo_site)
+    job = subprocess.Popen([*CLI, "run", "--config", str(cfg), "--streaming", "--tick", "2s", "--stop-after", "60s"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        assert job.stdout.readline().startswith("streaming:")
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "out/articles").exists() and time.monotonic() < deadline:  # a tick has ended
+            time.sleep(0.5)
+        proc = cli("run", "--config", str(cfg), timeout=60)
+        assert proc.returncode == 75 and f"in use by pid {job.pid}" in proc.stderr, proc.stderr
+        job.send_signal(signal.SIGTERM)
+        job.communicate(timeout=60)
+        assert job.returncode == 0
+    finally:
+        job.kill()
+        job.wait(timeout=10)
+    assert cli("run", "--config", str(cfg), "--ignore-schedule").returncode == 0
 
 
 def test_the_lock_of_a_killed_run_is_taken_over(tmp_path: Path, demo_site: FixtureServer) -> None:
