@@ -258,6 +258,7 @@ def _dispatch(args: argparse.Namespace, beam_args: list[str], quiet: bool) -> in
     from pipeline.commands import demo  # Beam loads here: --help and config errors need not wait for it
 
     if args.serve_only:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C is how serving ends: exit 0
         demo.serve_forever(args.port)
         return EXIT_OK
     cfg, summary = demo.run_demo(args.output, args.port, beam_args)

@@ -43,12 +43,17 @@ def unknown_beam_options(beam_args: list[str]) -> tuple[list[str], list[str]]:
     """(the arguments no registered Beam `PipelineOptions` class knows, every Beam flag). Built
     the way `PipelineOptions.get_all_options` builds its parser (exact names, no abbreviations),
     because Beam itself only logs "Discarding unparseable args" and runs on."""
-    from apache_beam.options.pipeline_options import _BeamArgumentParser
+    try:
+        from apache_beam.options.pipeline_options import _BeamArgumentParser
 
-    parser = _BeamArgumentParser(allow_abbrev=False)
-    classes = {str(cls): cls for cls in PipelineOptions.__subclasses__()}
-    for cls in classes.values():
-        cls._add_argparse_args(parser)
+        parser = _BeamArgumentParser(allow_abbrev=False)
+        classes = {str(cls): cls for cls in PipelineOptions.__subclasses__()}
+        for cls in classes.values():
+            cls._add_argparse_args(parser)
+    except (ImportError, AttributeError):  # Beam's internals moved: its public view, without suggestions
+        options = PipelineOptions(beam_args)
+        names = options.get_all_options(retain_unknown_options=True).keys() - options.get_all_options().keys()
+        return [a for a in beam_args if a.split("=", 1)[0].lstrip("-").replace("-", "_") in names], []
     _, unknown = parser.parse_known_args(beam_args)
     return unknown, [flag for flag in parser._option_string_actions if flag.startswith("--")]
 

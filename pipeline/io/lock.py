@@ -38,9 +38,12 @@ def state_lock(state_path: str, wait_s: float | None = 0.0) -> Iterator[Path | N
         yield None
         return
     folder = Path(state_path.removeprefix("file://"))
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / ".lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise OSError(f"cannot write to {folder}: {err.strerror or err}") from None
     try:
         deadline = None if wait_s is None else time.monotonic() + wait_s
         while True:
