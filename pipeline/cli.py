@@ -133,8 +133,9 @@ def _unknown_argument(command: argparse.ArgumentParser, leftovers: list[str], be
     if not first.startswith("-"):
         return f"{command.prog}: unexpected argument {first!r}"
     flag = first.split("=", 1)[0]
-    close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
-    return f"{command.prog}: unknown option {flag}" + (f" (did you mean {close[0]}?)" if close else "")
+    bare = {k.lstrip("-"): k for k in known}  # the dashes every flag shares would make anything "close"
+    close = difflib.get_close_matches(flag.lstrip("-"), list(bare), n=1, cutoff=0.6)
+    return f"{command.prog}: unknown option {flag}" + (f" (did you mean {bare[close[0]]}?)" if close else "")
 
 
 def _stream(cfg: Config, beam_args: list[str], stop_after: float | None) -> int:
