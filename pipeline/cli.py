@@ -76,6 +76,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                      help=f"exit {EXIT_FEEDS_FAILED} when the run completed but feeds failed")
     run.add_argument("--wait-lock", action="store_true",
                      help="wait for another run on the same state folder to end instead of exiting")
+    run.add_argument("--progress-every", type=parse_duration, metavar="DURATION",
+                     help="a 'still working' line on stderr this often (default 30s when stderr is not a "
+                          "terminal, else off; 0: off)")
     run.add_argument("--streaming", action="store_true",
                      help="keep polling, one cycle per tick, until SIGINT/SIGTERM or --stop-after")
     run.add_argument("--stop-after", type=parse_duration, metavar="DURATION",
@@ -214,7 +217,8 @@ def _print_summary(summary: RunSummary) -> None:
               f"next try {feed.next_due_at:%Y-%m-%d %H:%M} UTC)")
 
 
-def _run(args: argparse.Namespace, beam_args: list[str], quiet: bool) -> int:
+def _run(args: argparse.Namespace, beam_args: list[str], quiet: bool, json_lines: bool) -> int:
+    from pipeline.commands.progress import heartbeat
     from pipeline.io.lock import state_lock
     from pipeline.run import run_batch
 
@@ -226,7 +230,11 @@ def _run(args: argparse.Namespace, beam_args: list[str], quiet: bool) -> int:
     with state_lock(cfg.state_path, wait_s=None if args.wait_lock else 0.0):
         if args.streaming:
             return _stream(cfg, beam_args, args.stop_after)
-        summary = run_batch(cfg, beam_args)
+        every = args.progress_every
+        if every is None:
+            every = 0.0 if quiet or sys.stderr.isatty() else 30.0
+        with heartbeat(every, json_lines=json_lines):
+            summary = run_batch(cfg, beam_args)
     if not quiet:
         _print_summary(summary)
     return EXIT_FEEDS_FAILED if args.fail_on_feed_errors and summary.failing_feeds else EXIT_OK
@@ -234,7 +242,7 @@ def _run(args: argparse.Namespace, beam_args: list[str], quiet: bool) -> int:
 
 def _dispatch(args: argparse.Namespace, beam_args: list[str], quiet: bool) -> int:
     if args.command == "run":
-        return _run(args, beam_args, quiet)
+        return _run(args, beam_args, quiet, getattr(args, "log_format", "text") == "json")
     if args.command == "compact":
         return _compact(args)
     if args.command == "import-opml":

@@ -105,6 +105,17 @@ def test_default_level_keeps_the_summary_and_no_log_noise(tmp_path: Path, demo_s
     assert proc.returncode == 0 and proc.stdout.startswith("run ") and proc.stderr == "", proc.stderr
 
 
+def test_progress_lines_while_a_batch_run_works(tmp_path: Path, demo_site: FixtureServer) -> None:
+    cfg = _config(tmp_path, demo_site, DEMO_FEEDS[:1], per_host_delay_s=1.0, per_host_concurrency=1)
+    proc = cli("run", "--config", str(cfg), "--progress-every", "2s")
+    assert proc.returncode == 0, proc.stderr
+    beats = [line for line in proc.stderr.splitlines() if line.startswith("news-ingest: run working, ")]
+    assert len(beats) >= 2 and beats[0].endswith("2s elapsed"), proc.stderr
+    proc = cli("run", "--config", str(cfg), "--ignore-schedule", "--progress-every", "1s", "--log-format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert any(json.loads(line)["event"] == "progress" for line in proc.stderr.splitlines())
+
+
 # 2. exit codes
 
 def test_failing_feeds_exit_3_only_when_asked(tmp_path: Path, empty_site: FixtureServer) -> None:
