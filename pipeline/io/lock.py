@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pipeline.logs import log
 from pipeline.records import utc_now
 
 
@@ -46,6 +47,7 @@ def state_lock(state_path: str, wait_s: float | None = 0.0) -> Iterator[Path | N
         raise OSError(f"cannot write to {folder}: {err.strerror or err}") from None
     try:
         deadline = None if wait_s is None else time.monotonic() + wait_s
+        said = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -54,6 +56,9 @@ def state_lock(state_path: str, wait_s: float | None = 0.0) -> Iterator[Path | N
                 if deadline is not None and time.monotonic() >= deadline:
                     raise LockHeld(f"{folder} is in use by {_holder(path)} (lock file {path}; "
                                    "--wait-lock waits for it)") from None
+                if not said:
+                    log.warning("waiting for %s, in use by %s", folder, _holder(path), extra={"event": "lock_wait"})
+                    said = True
                 time.sleep(0.2)
         info = {"pid": os.getpid(), "host": socket.gethostname(), "since": utc_now().isoformat(timespec="seconds")}
         os.ftruncate(fd, 0)

@@ -209,6 +209,7 @@ def test_wait_lock_waits_for_the_holder(tmp_path: Path, demo_site: FixtureServer
         proc = cli("run", "--config", str(cfg), "--wait-lock")
         assert proc.returncode == 0, proc.stderr
         assert holder.wait(timeout=10) == 0 and time.monotonic() - started >= 2.5
+        assert f"waiting for {tmp_path / 'out/_state'}, in use by pid {holder.pid}" in proc.stderr
     finally:
         holder.kill()
         holder.wait(timeout=10)
