@@ -149,7 +149,8 @@ def _stream(cfg: Config, beam_args: list[str], stop_after: float | None) -> int:
         return EXIT_OK
     print(f"streaming: a poll cycle every {cfg.streaming.tick_s:g}s"
           + (f" for {stop_after:g}s" if stop_after else " until SIGINT/SIGTERM"), flush=True)
-    summary = streaming.run_local(cfg, beam_args, stop_after, say=lambda line: print(line, flush=True))
+    summary = streaming.run_local(cfg, beam_args, stop_after, say=lambda line: print(line, flush=True),
+                                  abandon=_interrupted)
     c = summary.counters
     print(f"stopped ({summary.stopped_by}) after {summary.ticks} ticks: {c['articles_written']} articles, "
           f"{c['rejects_written']} rejects")

@@ -155,6 +155,24 @@ def test_sigint_exits_130_with_nothing_half_written(tmp_path: Path, demo_site: F
     assert rerun.returncode == 0, rerun.stderr
 
 
+def test_a_second_sigint_abandons_a_streaming_tick_with_130(tmp_path: Path, demo_site: FixtureServer) -> None:
+    cfg = _config(tmp_path, demo_site, per_host_delay_s=1.5, per_host_concurrency=1)  # a tick takes ~30 s
+    job = subprocess.Popen([*CLI, "run", "--config", str(cfg), "--streaming", "--stop-after", "120s"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        assert job.stdout.readline().startswith("streaming:")
+        time.sleep(5)
+        job.send_signal(signal.SIGINT)
+        assert job.stdout.readline().startswith("SIGINT: finishing the current tick")
+        job.send_signal(signal.SIGINT)
+        _, err = job.communicate(timeout=60)
+    finally:
+        job.kill()
+        job.wait(timeout=10)
+    assert job.returncode == 130, err
+    assert "interrupted, nothing half-written; rerun to continue" in err and "Traceback" not in err
+
+
 def test_broken_opml_is_a_usage_error_naming_the_file(tmp_path: Path) -> None:
     opml = tmp_path / "subs.opml"
     opml.write_bytes(b'<?xml version="1.0"?><opml version="2.0"><body>'
