@@ -10,7 +10,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["pipeline", "pipeline.*"]),
     include_package_data=True,
-    package_data={"pipeline.commands": ["demo_data/**/*", "demo_data/*"]},
+    package_data={"pipeline.commands": ["demo_data/**/*", "demo_data/*", "starter/*"]},
     install_requires=[
         "apache-beam>=2.60,<3",
         "trafilatura>=2.0,<3",
@@ -26,7 +26,8 @@ setup(
         "numpy>=1.24",  # MinHash signatures
         "stopwordsiso>=0.7,<1",  # keywords: stopwords per language
         "lxml>=5",  # OPML, sitemaps, page metadata
-        "duckdb>=1.1",  # `stats` and `report` read the datasets with it
+        "prometheus-client>=0.20",  # <state>/metrics.prom
+        "duckdb>=1.1",  # `news-ingest sql`, `stats` and `report` read the datasets with it
     ],
     extras_require={
         "delta": ["deltalake>=1.0"],  # output.format: delta

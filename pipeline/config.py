@@ -9,6 +9,8 @@ Every knob has its default here and only here; the README's configuration table 
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -211,7 +213,43 @@ def parse_config(data: object, source: str = "config") -> Config:
         raise ConfigError(_describe(err, source)) from None
 
 
-def load_config(path: str | Path) -> Config:
+ENV_PREFIX = "NEWS_INGEST__"
+
+
+def with_env(data: dict, environ: Mapping[str, str]) -> dict:
+    """The config mapping with `NEWS_INGEST__HTTP__TIMEOUT_S=30`-style overrides applied: one key
+    per double underscore, lower-cased, the value read as a YAML scalar. The environment wins
+    over the file, so a deployment can change one knob without editing it."""
+    data = dict(data)
+    for name, raw in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        keys = [k.lower() for k in name[len(ENV_PREFIX):].split("__")]
+        if not all(keys):
+            raise ConfigError(f"{name}: empty key in the variable's name")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{name}: not a YAML value: {err}") from None
+        node = data
+        for depth, key in enumerate(keys[:-1]):
+            child = node.get(key)
+            if child is None:
+                child = {}
+            elif not isinstance(child, dict):
+                raise ConfigError(f"{name}: '{'.'.join(keys[:depth + 1])}' is not a mapping")
+            node[key] = child = dict(child)
+            node = child
+        node[keys[-1]] = value
+    return data
+
+
+def dump_config(config: Config) -> str:
+    """The effective config as YAML that `load_config` reads back."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -221,4 +259,6 @@ def load_config(path: str | Path) -> Config:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if isinstance(data, dict):
+        data = with_env(data, os.environ if environ is None else environ)
     return parse_config(data, str(path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +14,9 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from pipeline.config import Config
 from pipeline.io import state
 from pipeline.io.layout import ensure_layout
+from pipeline.io.metrics import write_run_metrics
 from pipeline.io.parquet import absolute, articles_root, ensure_writable, rejects_root
+from pipeline.logs import current_run_id, log
 from pipeline.pipeline import IngestFeeds
 from pipeline.records import utc_now
 from pipeline.schema import REJECT_PARTITIONS
@@ -22,6 +25,7 @@ from pipeline.transforms.names import COUNTERS, NAMESPACE
 
 # In-process and needs no download; plain DirectRunner first tries to fetch the Prism binary.
 DEFAULT_RUNNER = "FnApiRunner"
+PLACEHOLDER_CONTACTS = ("github.com/news-ingest/news-ingest", "example.org/contact-for-this-crawler")
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -35,6 +39,33 @@ class RunSummary:
     counters: dict[str, int]
     failing_feeds: list[FeedState] = field(default_factory=list)
     runs: int = 1
+
+
+def unknown_beam_options(beam_args: list[str]) -> tuple[list[str], list[str]]:
+    """(the arguments no registered Beam `PipelineOptions` class knows, every Beam flag). Built
+    the way `PipelineOptions.get_all_options` builds its parser (exact names, no abbreviations),
+    because Beam itself only logs "Discarding unparseable args" and runs on."""
+    try:
+        from apache_beam.options.pipeline_options import _BeamArgumentParser
+
+        parser = _BeamArgumentParser(allow_abbrev=False)
+        classes = {str(cls): cls for cls in PipelineOptions.__subclasses__()}
+        for cls in classes.values():
+            cls._add_argparse_args(parser)
+    except (ImportError, AttributeError):  # Beam's internals moved: its public view, without suggestions
+        options = PipelineOptions(beam_args)
+        names = options.get_all_options(retain_unknown_options=True).keys() - options.get_all_options().keys()
+        return [a for a in beam_args if a.split("=", 1)[0].lstrip("-").replace("-", "_") in names], []
+    _, unknown = parser.parse_known_args(beam_args)
+    return unknown, [flag for flag in parser._option_string_actions if flag.startswith("--")]
+
+
+def warn_placeholder_user_agent(config: Config) -> None:
+    """Once per run: a publisher with a question about the crawler can reach nobody."""
+    placeholder = next((p for p in PLACEHOLDER_CONTACTS if p in config.http.user_agent), None)
+    if placeholder:
+        log.warning("http.user_agent still names the placeholder contact %s: publishers cannot reach "
+                    "you; put your own URL or e-mail there", placeholder, extra={"event": "user_agent_placeholder"})
 
 
 def pipeline_options(beam_args: list[str]) -> PipelineOptions:
@@ -71,7 +102,16 @@ def counters_of(result: beam.runners.runner.PipelineResult) -> dict[str, int]:
 def run_once(config: Config, beam_args: list[str] | None = None, run_id: str | None = None) -> RunSummary:
     """One run of the graph: poll the due feeds once, write what is new (up to the backlog limit)."""
     run_id = run_id or new_run_id()
+    token = current_run_id.set(run_id)
+    try:
+        return _run_once(config, beam_args, run_id)
+    finally:
+        current_run_id.reset(token)
+
+
+def _run_once(config: Config, beam_args: list[str] | None, run_id: str) -> RunSummary:
     config = prepared(config, run_id)
+    log.info("run started: %d feeds", len(config.feeds), extra={"event": "run_started"})
     p = beam.Pipeline(options=pipeline_options(beam_args or []))
     _ = (p | "Tick" >> beam.Create([run_id]) | "Ingest" >> IngestFeeds(config, run_id))
     result = p.run()
@@ -82,12 +122,21 @@ def run_once(config: Config, beam_args: list[str] | None = None, run_id: str | N
     feeds = {str(f.url) for f in config.feeds}
     failing = [s for s in state.read_feed_states(config.state_path).values()
                if s.feed_url in feeds and s.consecutive_failures]
+    for feed in failing:
+        log.info("feed failed: %s: %s (%d in a row)", feed.feed_url, feed.last_error, feed.consecutive_failures,
+                    extra={"event": "feed_failed", "feed_url": feed.feed_url})
+    log.info("run committed: %d articles and %d rejects written in %d files; %d feeds polled, %d failed",
+             counters["articles_written"], counters["rejects_written"], counters["files_written"],
+             counters["feeds_polled"], counters["feeds_failed"], extra={"event": "run_committed", "counts": counters})
     return RunSummary(run_id, counters, failing)
 
 
 def run_batch(config: Config, beam_args: list[str] | None = None, run_id: str | None = None) -> RunSummary:
     """Poll every due feed, write what is new, and return the counters. A backlog larger than
-    `polling.max_entries_per_run` is worked off by further runs, one after another."""
+    `polling.max_entries_per_run` is worked off by further runs, one after another; then
+    `<state>/metrics.prom` describes the whole batch."""
+    started = time.monotonic()
+    warn_placeholder_user_agent(config)
     summary = run_once(config, beam_args, run_id)
     limit = config.polling.max_entries_per_run
     # every run takes `limit` entries on: the bound only stops a feed that grows as fast as it is read
@@ -99,4 +148,10 @@ def run_batch(config: Config, beam_args: list[str] | None = None, run_id: str | 
         counters["entries_deferred"] = more.counters["entries_deferred"]
         summary = RunSummary(summary.run_id, counters, more.failing_feeds, summary.runs + 1)
         runs_left -= 1
+    feeds = {str(f.url) for f in config.feeds}
+    states = [s for s in state.read_feed_states(absolute(config.state_path)).values() if s.feed_url in feeds]
+    path = write_run_metrics(absolute(config.state_path), summary.counters, time.monotonic() - started,
+                             time.time(), states)
+    if path:
+        log.info("metrics written to %s", path, extra={"event": "metrics_written", "run_id": summary.run_id})
     return summary

@@ -51,8 +51,10 @@ def _line(summary: StreamSummary, recent: Counter, lag_s: float) -> str:
 
 
 def run_local(config: Config, beam_args: list[str], stop_after_s: float | None,
-              say: Callable[[str], None] = print) -> StreamSummary:
-    """Bounded runs back to back, one per tick, until the duration ends or a signal arrives."""
+              say: Callable[[str], None] = print, abandon: Callable[[], None] | None = None) -> StreamSummary:
+    """Bounded runs back to back, one per tick, until the duration ends or a signal arrives.
+    `abandon` is called on the second signal (the command line ends the process there: a
+    KeyboardInterrupt raised inside a running tick comes out of Beam as a RuntimeError)."""
     tick_s, status_s = config.streaming.tick_s, config.streaming.status_every_s
     stop = threading.Event()
     summary = StreamSummary()
@@ -63,6 +65,8 @@ def run_local(config: Config, beam_args: list[str], stop_after_s: float | None,
         signals += 1
         summary.stopped_by = signal.Signals(signum).name
         if signals > 1:
+            if abandon is not None:
+                abandon()
             raise KeyboardInterrupt  # abandon the running tick: nothing half-written is visible
         stop.set()
         say(f"{signal.Signals(signum).name}: finishing the current tick, then stopping (again to abandon it)")

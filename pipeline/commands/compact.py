@@ -8,8 +8,13 @@ from collections.abc import Iterator
 from pipeline.config import ConfigError, default_state_path
 from pipeline.io import delta, state
 from pipeline.io.compaction import compact
-from pipeline.io.parquet import articles_root, rejects_root
+from pipeline.io.parquet import articles_root, is_dataset, rejects_root
 from pipeline.run import new_run_id
+
+
+def require_dataset(output: str) -> None:
+    if not any(is_dataset(root) for root in (articles_root(output), rejects_root(output))):
+        raise ConfigError(f"{output}: no articles or rejects dataset to compact (is it a run's output.path?)")
 
 
 def compact_output(output: str, state_path: str | None, partitions: list[str], min_age_s: float) -> Iterator[str]:
@@ -17,6 +22,7 @@ def compact_output(output: str, state_path: str | None, partitions: list[str], m
     wanted = dict(p.split("=", 1) for p in partitions if "=" in p)
     if len(wanted) != len(partitions):
         raise ConfigError("--partition takes KEY=VALUE")
+    require_dataset(output)
     tag = new_run_id()
     for root, key in ((articles_root(output), "article_id"), (rejects_root(output), None)):
         if delta.is_delta(root):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import errno
+import shlex
 import time
 from pathlib import Path
 
 import pyarrow.dataset as ds
 
 from pipeline.commands.demo_server import DEMO_DIR, FixtureServer
-from pipeline.config import Config, load_config
+from pipeline.config import Config, ConfigError, load_config
 from pipeline.io.parquet import articles_root
 from pipeline.run import RunSummary, run_batch
 
@@ -24,8 +26,19 @@ def demo_config(base: str, output: str | None) -> Config:
     return cfg.model_copy(update={"feeds": tuple(feeds)}).with_paths(output=output)
 
 
+def _server(port: int) -> FixtureServer:
+    """The demo site on `port`; a port in use is a usage error naming the way out."""
+    try:
+        return FixtureServer(DEMO_DIR / "site", port=port)
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            raise ConfigError(f"port {port} is in use (another demo?): pick a free one with --port, "
+                              "e.g. --port 8766") from None
+        raise
+
+
 def serve_forever(port: int) -> None:
-    with FixtureServer(DEMO_DIR / "site", port=port) as server:
+    with _server(port) as server:
         print(f"Serving the demo site at {server.base}/ (Ctrl-C to stop)", flush=True)
         try:
             while True:
@@ -35,7 +48,7 @@ def serve_forever(port: int) -> None:
 
 
 def run_demo(output: str | None, port: int, beam_args: list[str]) -> tuple[Config, RunSummary]:
-    with FixtureServer(DEMO_DIR / "site", port=port) as server:
+    with _server(port) as server:
         cfg = demo_config(server.base, output)
         return cfg, run_batch(cfg, beam_args)
 
@@ -53,8 +66,8 @@ def describe_output(cfg: Config) -> str:
             lines.append(f"  [{row['language']}] {row['source'][:20]:<20} {row['body_source']:<5} {title}")
     lines += [
         "",
-        "Query it with DuckDB (pip install duckdb):",
-        f"  python -c \"import duckdb; duckdb.sql(\\\"SELECT language, source, count(*) AS n FROM "
-        f"read_parquet('{root}/**/*.parquet', hive_partitioning=true) GROUP BY ALL ORDER BY n DESC\\\").show()\"",
+        "Query it (DuckDB; views `articles` and `rejects`):",
+        f"  news-ingest sql \"SELECT language, source, count(*) AS n FROM articles GROUP BY ALL ORDER BY n DESC\" "
+        f"--output {shlex.quote(str(Path(cfg.output.path).resolve()))}",
     ]
     return "\n".join(lines)

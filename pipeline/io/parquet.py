@@ -15,6 +15,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from urllib.parse import unquote
 
 import pyarrow as pa
@@ -28,6 +29,11 @@ def articles_root(output_path: str) -> str:
 
 def rejects_root(output_path: str) -> str:
     return f"{output_path.rstrip('/')}/rejects"
+
+
+def is_dataset(root: str) -> bool:
+    """A dataset root that exists (remote URIs are taken on trust: listing them costs requests)."""
+    return ("://" in root and not root.startswith("file://")) or Path(root.removeprefix("file://")).is_dir()
 
 
 def absolute(path: str) -> str:

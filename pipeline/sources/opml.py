@@ -98,7 +98,8 @@ def parse_opml(data: bytes) -> OpmlFeeds:
     64 levels are not descended.
     """
     try:
-        root = safe_xml_root(data)
+        # strict: a subscription list cut short would otherwise import as the feeds before the cut
+        root = safe_xml_root(data, recover=False)
     except ValueError as err:
         raise OpmlError(str(err)) from None
     if _local(root).lower() != "opml":

@@ -9,10 +9,7 @@ it in the worker, e.g. when the runner already runs one worker per core).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -24,25 +21,9 @@ from pipeline.articles.extract import extract_page
 from pipeline.articles.merge import analyze, merge_article
 from pipeline.records import Article, Extracted, Page, Reject
 from pipeline.transforms.names import REJECTS, counter
+from pipeline.transforms.pool import spawn_pool
 
 _IN_FLIGHT_PER_PROCESS = 4  # pages queued per pool process: keeps it busy, bounds memory
-
-
-def _exit_with(parent: int) -> None:
-    """Pool processes end when the worker that started them is gone (killed, or exited without a
-    teardown): otherwise they would wait on their queue forever, each holding a parser's memory."""
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1)
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
-def spawn_pool(processes: int) -> ProcessPoolExecutor:
-    # spawn, not fork: this process runs gRPC and HTTP threads that fork would copy mid-flight
-    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_exit_with, initargs=(os.getpid(),))
 
 
 def _build(page: Page) -> tuple[Article, Extracted | None, str | None]:

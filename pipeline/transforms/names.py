@@ -10,7 +10,7 @@ NAMESPACE = "news_ingest"
 
 COUNTERS = ("feeds_not_due", "feeds_polled", "feeds_not_modified", "feeds_failed", "feed_entries",
             "entries_deferred", "pages_fetched", "pages_failed", "pages_without_text", "already_seen",
-            "duplicates_dropped", "near_duplicates", "articles_written", "rejects_written",
+            "duplicates_dropped", "near_duplicates", "articles_written", "rejects_written", "files_written",
             "signatures_written", "seen_keys_written", "backlog_written", "feed_states_written")
 
 # output tags of multi-output stages

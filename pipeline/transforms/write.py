@@ -41,6 +41,7 @@ class _WriteFn(beam.DoFn):
         self.file_schema = schema if table_format == "delta" else pa.schema(
             [f for f in schema if f.name not in partition_by])
         self.rows_written = declared_counter(counter)
+        self.files_written = declared_counter("files_written")
 
     def start_bundle(self) -> None:
         self.buffers: defaultdict[tuple, list[dict]] = defaultdict(list)
@@ -65,6 +66,7 @@ class _WriteFn(beam.DoFn):
         path = write_partition(self.root, dict(zip(self.partition_by, key[1:], strict=True)), table,
                                self.run_id, self.compression)
         self.rows_written.inc(len(rows))
+        self.files_written.inc()
         return path
 
 

@@ -142,7 +142,7 @@ def _die_on_comet(page):
 
 def test_extraction_processes_end_when_their_worker_is_killed(tmp_path: Path) -> None:
     """A killed worker (SIGKILL, or SIGTERM in a batch run) must not leave its pool behind."""
-    script = ("import os, sys\nfrom pipeline.transforms.extract import spawn_pool\n"
+    script = ("import os, sys\nfrom pipeline.transforms.pool import spawn_pool\n"
               "pool = spawn_pool(2)\n"
               "pids = {pool.submit(os.getpid).result() for _ in range(20)}\n"
               "print(' '.join(map(str, pids)), flush=True)\nsys.stdin.read()\n")

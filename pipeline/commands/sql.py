@@ -1,0 +1,28 @@
+"""`news-ingest sql QUERY --output DIR`: DuckDB over what runs wrote, with views `articles` and
+`rejects`, so a first look needs nothing but this command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.config import ConfigError
+from pipeline.io.parquet import articles_root, rejects_root
+
+
+def run_sql(query: str, output: str) -> str:
+    import duckdb  # only this command needs it
+
+    con = duckdb.connect()
+    views = 0
+    for name, root in (("articles", articles_root(output)), ("rejects", rejects_root(output))):
+        if any(Path(root).glob("**/*.parquet")):
+            glob = str(Path(root) / "**" / "*.parquet").replace("'", "''")
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{glob}', hive_partitioning=true)")
+            views += 1
+    if not views:
+        raise ConfigError(f"{output}: no articles or rejects dataset here (is it a run's output.path?)")
+    try:
+        result = con.sql(query)
+    except duckdb.Error as err:
+        raise ConfigError(f"sql: {err}") from None
+    return "" if result is None else str(result)
