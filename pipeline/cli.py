@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.commands.feeds import health_table
 from pipeline.config import Config, ConfigError, load_config
+from pipeline.dates import duration_seconds
 
 OPML_ACCEPT = "text/x-opml, application/xml, */*;q=0.5"
 
@@ -42,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     opml = sub.add_parser("import-opml", help="print (or write) the config YAML for the feeds in an OPML file")
     opml.add_argument("file", help="OPML file")
     opml.add_argument("--write", metavar="YAML", help="write the YAML to this file instead of printing it")
+    disc = sub.add_parser("discover", help="find a site's feed and print it as config YAML")
+    disc.add_argument("url", help="the site's home page, e.g. https://example.org/")
+    disc.add_argument("--language", help="prefer a feed in this language (ISO 639-1)")
+    disc.add_argument("--config", help="YAML config whose http and polling.respect_robots settings apply")
     demo = sub.add_parser("demo", help="run once against the bundled offline demo site")
     demo.add_argument("--output", help="output folder (default: ./demo-output)")
     demo.add_argument("--port", type=int, default=8765, help="port for the demo site (default: 8765)")
@@ -59,10 +63,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def parse_duration(text: str) -> float:
     """Seconds from `90s`, `10m`, `2h`, `1d` (or a bare number of seconds)."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use e.g. 90s, 10m, 2h)")
-    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    try:
+        return duration_seconds(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _stream(cfg: Config, beam_args: list[str], stop_after: float | None) -> int:
@@ -91,6 +95,21 @@ def _import_opml(file: str, write: str | None) -> int:
         Path(write).write_text(text, encoding="utf-8")
     else:
         print(text, end="")
+    return 0
+
+
+def _discover(args: argparse.Namespace) -> int:
+    from pipeline.commands.discover import discovery_yaml, run_discover
+    from pipeline.config import HttpConfig, PollingConfig
+
+    cfg = load_config(args.config) if args.config else None
+    http, polling = (cfg.http, cfg.polling) if cfg else (HttpConfig(), PollingConfig())
+    found = run_discover(args.url, http, polling.respect_robots, args.language)
+    text = discovery_yaml(args.url, found)
+    if found.chosen is None:
+        print(f"news-ingest: {text.lstrip('# ').rstrip()}", file=sys.stderr)
+        return 1
+    print(text, end="")
     return 0
 
 
@@ -156,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "import-opml":
             return _import_opml(args.file, args.write)
+        if args.command == "discover":
+            return _discover(args)
         cfg = load_with_opml(args.config).with_paths(output=getattr(args, "output", None), state=args.state)
         if args.command == "feeds":
             print(health_table(cfg))

@@ -19,7 +19,11 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class FeedSource:
-    """One feed to poll, as configured (config URLs are trusted, links found in feeds are not)."""
+    """One feed to poll, as configured (config URLs are trusted, links found in feeds are not).
+
+    With `site` set, `url` is a site's home page: its feed is found by discovery
+    (`pipeline.sources.discovery`) and only the site's own origin is trusted. The cadence fields
+    override the polling defaults for this feed (seconds; None: the global setting)."""
 
     url: str
     name: str | None = None
@@ -27,6 +31,10 @@ class FeedSource:
     tags: tuple[str, ...] = ()
     kind: FeedKind = "feed"
     check_robots: bool = True
+    site: bool = False
+    poll_every_s: float | None = None  # a fixed interval instead of the adaptive one
+    min_interval_s: float | None = None
+    max_interval_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,9 @@ class FeedEntry:
     updated_at: datetime | None = None
     language_hint: str | None = None
     tags: tuple[str, ...] = ()
+    # when this poll saw the entry: with the seen store, an entry is emitted on its first poll only,
+    # so this is its first-seen time, the `published_at` of an undated entry (`date_source first_seen`)
+    first_seen_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ def _when(moment: datetime | None) -> str:
 def health_table(config: Config) -> str:
     """A fixed-width table, failing feeds first; times in UTC."""
     states = read_feed_states(config.state_path)
-    rows = [states.get(str(f.url)) or FeedState(str(f.url)) for f in config.feeds]
+    rows = [states.get(f.key) or FeedState(f.key) for f in config.feeds]
     rows.sort(key=lambda s: (-s.consecutive_failures, s.feed_url))
     header = ("feed", "last success", "fails", "last error", "next due", "entries", "written", "items/day")
     lines = [header]

@@ -147,7 +147,7 @@ def opml_to_yaml(feeds: Iterable[Mapping]) -> str:
 def with_opml_feeds(config: Config, documents: Iterable[tuple[str, bytes]]) -> Config:
     """The config with the feeds of every OPML document (ref, bytes) appended; a feed already in
     `feeds` keeps its entry."""
-    known = {_dedup_key(str(f.url)) for f in config.feeds}
+    known = {_dedup_key(f.key) for f in config.feeds}
     added: list[FeedConfig] = []
     for ref, data in documents:
         try:

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from pipeline.config import PollingConfig
+from pipeline.config import PollingConfig, ScheduleParams
 from pipeline.dates import parse_retry_after
 from pipeline.fetching import Fetcher, FetchResult, Robots
 from pipeline.records import FeedEntry, FeedSource, Reject, utc_now
+from pipeline.sources.discovery import discover, needs_discovery
 from pipeline.sources.feeds import ParsedFeed, parse_feed
 from pipeline.sources.schedule import (
     FeedState,
@@ -24,6 +25,7 @@ from pipeline.sources.schedule import (
     conditional_headers,
 )
 from pipeline.sources.sitemaps import parse_sitemap
+from pipeline.urls import origin
 
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml, "
                "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5")
@@ -37,7 +39,8 @@ class PollOutcome:
     rejects: list[Reject] = field(default_factory=list)
 
 
-def _parse(http: Fetcher, source: FeedSource, res: FetchResult, max_children: int) -> ParsedFeed:
+def _parse(http: Fetcher, source: FeedSource, res: FetchResult, max_children: int,
+           trusted: bool) -> ParsedFeed:
     body = res.body or b""
     if source.kind != "news_sitemap":
         return parse_feed(body, source, res.final_url, res.content_type)
@@ -47,7 +50,7 @@ def _parse(http: Fetcher, source: FeedSource, res: FetchResult, max_children: in
     entries: list[FeedEntry] = []
     rejects: list[Reject] = []
     for child in parsed.children:  # one level only: an index of indexes is not followed
-        child_res = http.get(child, trusted=True, accept=FEED_ACCEPT)
+        child_res = http.get(child, trusted=trusted, accept=FEED_ACCEPT)
         if not child_res.ok:
             rejects.append(Reject(child, source.url, "poll", child_res.error or "failed", child_res.status,
                                   child_res.detail))
@@ -67,10 +70,30 @@ def _robots_known_ok(state: FeedState, now: datetime) -> bool:
 
 def poll_feed(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedState,
               polling: PollingConfig, now: datetime | None = None) -> PollOutcome:
-    """Poll `source` once; never raises. A 304 produces nothing but a new schedule."""
+    """Poll `source` once; never raises. A 304 produces nothing but a new schedule. A `site`
+    source first finds its feed (`pipeline.sources.discovery`) when it has none or the chosen
+    one has been failing for days, then polls that feed; its state stays under the site's URL."""
     now = now or utc_now()
-    params = polling.schedule_params()
+    params = polling.schedule_params().for_feed(source)
+    if not source.site:
+        return _poll(http, robots, source, state, polling.sitemap_max_children, params, now, trusted=True)
+    if needs_discovery(state, now):
+        found = discover(http, robots, source.url, language=source.language, check_robots=source.check_robots)
+        if found.chosen is None:
+            return PollOutcome(after_failure(state, now, "no_feed_found", None, params), "failed",
+                               rejects=[Reject(source.url, None, "poll", "no_feed_found", detail=found.summary())])
+        if found.chosen.url != state.discovered_url:  # validators and robots answer were another URL's
+            state = replace(state, etag=None, last_modified=None, robots_allowed_at=None, crawl_delay_s=None)
+        state = replace(state, discovered_url=found.chosen.url, discovered_kind=found.chosen.kind,
+                        discovered_at=now)
+    feed = replace(source, url=state.discovered_url or source.url, site=False,
+                   kind="news_sitemap" if state.discovered_kind == "news_sitemap" else "feed")
+    trusted = origin(feed.url) == origin(source.url)  # only the configured site's origin is trusted
+    return _poll(http, robots, feed, state, polling.sitemap_max_children, params, now, trusted)
 
+
+def _poll(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedState, max_children: int,
+          params: ScheduleParams, now: datetime, trusted: bool) -> PollOutcome:
     def failed(reason: str, status: int | None = None, detail: str | None = None,
                retry_after: float | None = None) -> PollOutcome:
         return PollOutcome(after_failure(state, now, reason, retry_after, params), "failed",
@@ -80,23 +103,25 @@ def poll_feed(http: Fetcher, robots: Robots | None, source: FeedSource, state: F
         if _robots_known_ok(state, now):  # asked within the day: a re-poll costs one request, not two
             if state.crawl_delay_s:
                 http.set_host_delay(urlsplit(source.url).hostname or "", state.crawl_delay_s)
-        elif robots.permits(source.url, http.user_agent, trusted=True):
+        elif robots.permits(source.url, http.user_agent, trusted=trusted):
             state = replace(state, robots_allowed_at=now,
-                            crawl_delay_s=robots.crawl_delay(source.url, http.user_agent, trusted=True))
+                            crawl_delay_s=robots.crawl_delay(source.url, http.user_agent, trusted=trusted))
         else:
-            reason, detail = robots.refusal(source.url, trusted=True)
+            reason, detail = robots.refusal(source.url, trusted=trusted)
             return failed(reason, detail=f"{detail} (check_robots: false if the publisher allows this feed)")
-    res = http.get(source.url, trusted=True, accept=FEED_ACCEPT, headers=conditional_headers(state))
+    res = http.get(source.url, trusted=trusted, accept=FEED_ACCEPT, headers=conditional_headers(state))
     if res.status == 304:
         return PollOutcome(after_not_modified(state, now, res.headers, params), "not_modified")
     if not res.ok:
         return failed(res.error or "failed", res.status, res.detail,
                       parse_retry_after(res.headers.get("retry-after")))
-    parsed = _parse(http, source, res, polling.sitemap_max_children)
+    parsed = _parse(http, source, res, max_children, trusted)
     document_errors = [r for r in parsed.rejects if r.feed_url is None]
     if not parsed.entries and document_errors:
         return PollOutcome(after_failure(state, now, document_errors[0].reason, None, params), "failed",
                            rejects=parsed.rejects)
-    times = [e.published_at or e.updated_at for e in parsed.entries]
-    new_state = after_success(state, now, res.headers, parsed.ttl_minutes, times, params)
-    return PollOutcome(new_state, "ok", parsed.entries, parsed.rejects)
+    entries = [replace(e, first_seen_at=now) for e in parsed.entries]  # see FeedEntry.first_seen_at
+    times = [e.published_at or e.updated_at for e in entries]
+    new_state = after_success(state, now, res.headers, parsed.ttl_minutes, times, params,
+                              entry_keys=[e.url_key for e in entries])
+    return PollOutcome(new_state, "ok", entries, parsed.rejects)

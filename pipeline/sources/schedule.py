@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timedelta
 
@@ -66,6 +66,10 @@ class FeedState:
     # http-cache, min, max, backoff, retry-after
     robots_allowed_at: datetime | None = None  # when robots.txt last allowed this feed
     crawl_delay_s: float | None = None  # the Crawl-delay its host asked for then
+    recent_keys: tuple[str, ...] = ()  # url_key prefixes of recent entries: which entries are new
+    discovered_url: str | None = None  # a `site:` source: the feed discovery chose
+    discovered_kind: str | None = None  # its kind (feed or news_sitemap)
+    discovered_at: datetime | None = None
 
     @property
     def items_per_day(self) -> float | None:
@@ -79,6 +83,7 @@ class FeedState:
             if isinstance(value, datetime):
                 data[key] = value.isoformat()
         data["recent_entry_times"] = [t.isoformat() for t in self.recent_entry_times]
+        data["recent_keys"] = list(self.recent_keys)
         return data
 
     @classmethod
@@ -86,11 +91,13 @@ class FeedState:
         """Inverse of `to_dict`; unknown keys are ignored so older/newer stores stay readable."""
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        for key in ("last_polled_at", "last_success_at", "last_error_at", "next_due_at", "robots_allowed_at"):
+        for key in ("last_polled_at", "last_success_at", "last_error_at", "next_due_at", "robots_allowed_at",
+                    "discovered_at"):
             if isinstance(values.get(key), str):
                 values[key] = datetime.fromisoformat(values[key])
         values["recent_entry_times"] = tuple(
             datetime.fromisoformat(t) if isinstance(t, str) else t for t in values.get("recent_entry_times") or ())
+        values["recent_keys"] = tuple(values.get("recent_keys") or ())
         return cls(**values)
 
 
@@ -173,11 +180,42 @@ def _merge_times(old: tuple[datetime, ...], new: Iterable[datetime | None], now:
     return tuple(sorted(merged.elements(), reverse=True)[:keep])
 
 
+_KEY_CHARS = 12  # of a url_key: enough to tell a feed's recent entries apart, small in the state row
+
+
+def _first_seen(state: FeedState, now: datetime, entry_times: list[datetime | None],
+                entry_keys: Sequence[str] | None,
+                params: ScheduleParams) -> tuple[tuple[datetime, ...], tuple[str, ...]]:
+    """The rate's entry times and the remembered keys after a poll.
+
+    Without remembered keys (a first poll, or a state written before keys were kept) every entry
+    counts with its own date, as a multiset union so that re-seen entries add nothing. With them,
+    only entries whose key is new count: at their own date when that is after the previous
+    success, else at `now`, when they were first seen. So a feed whose new entries carry stale,
+    wrong or no dates is still seen to publish.
+    """
+    keep = params.recent_entries
+    if entry_keys is None:
+        return _merge_times(state.recent_entry_times, entry_times, now, keep), state.recent_keys
+    short = [k[:_KEY_CHARS] for k in entry_keys]
+    keys = tuple(dict.fromkeys([*short, *state.recent_keys]))[:params.recent_keys]
+    if not state.recent_keys:
+        return _merge_times(state.recent_entry_times, entry_times, now, keep), keys
+    known, since = set(state.recent_keys), state.last_success_at
+    fresh = [t if t is not None and since is not None and t >= since else now
+             for t, k in zip(entry_times, short, strict=True) if k not in known]
+    times = sorted([*state.recent_entry_times, *(min(_aware(t, "entry time"), now) for t in fresh)], reverse=True)
+    return tuple(times[:keep]), keys
+
+
 def _success_interval(times: tuple[datetime, ...], now: datetime, ttl_minutes: int | None,
                       headers: Mapping[str, str], params: ScheduleParams) -> _Interval:
     rate = items_per_day(times, now)
-    candidates: dict[str, timedelta] = (
-        {"adaptive": _DAY / (params.polls_per_gap * rate)} if rate else {"default": params.default_interval})
+    if params.fixed_interval is not None:  # poll_every: replaces the adaptive term, not the publisher's floors
+        candidates: dict[str, timedelta] = {"fixed": params.fixed_interval}
+    else:
+        candidates = (
+            {"adaptive": _DAY / (params.polls_per_gap * rate)} if rate else {"default": params.default_interval})
     if ttl_minutes and ttl_minutes > 0:
         candidates["ttl"] = timedelta(minutes=ttl_minutes)
     fresh = freshness(headers, now)
@@ -185,6 +223,8 @@ def _success_interval(times: tuple[datetime, ...], now: datetime, ttl_minutes: i
         candidates["http-cache"] = fresh
     reason = max(candidates, key=lambda k: candidates[k])  # first key wins ties: the adaptive term
     length = candidates[reason]
+    if reason == "fixed":
+        return _Interval(length, reason)
     if length < params.min_interval:
         length, reason = params.min_interval, "min"
     elif length > params.max_interval:
@@ -192,23 +232,28 @@ def _success_interval(times: tuple[datetime, ...], now: datetime, ttl_minutes: i
     return _Interval(length, reason)
 
 
-def _due(now: datetime, length: timedelta, params: ScheduleParams, rng: random.Random | None) -> datetime:
+def _due(now: datetime, length: timedelta, params: ScheduleParams, rng: random.Random | None,
+         reason: str = "") -> datetime:
+    if reason == "fixed":  # the operator asked for this cadence: no jitter
+        return now + length
     u = (rng or random).random()
     return now + length * (1 + params.jitter * u)
 
 
 def after_success(state: FeedState, now: datetime, headers: Mapping[str, str], ttl_minutes: int | None,
                   entry_times: Iterable[datetime | None], params: ScheduleParams,
-                  rng: random.Random | None = None) -> FeedState:
+                  rng: random.Random | None = None, entry_keys: Sequence[str] | None = None) -> FeedState:
     """State after a 200 with a parsed feed.
 
     `entry_times` holds one item per entry in the document (its publish time, else its update
-    time, else None): all count towards `entries_seen_total`, the dated ones feed the rate.
+    time, else None): all count towards `entries_seen_total`. `entry_keys`, aligned with it, are
+    the entries' url_keys: with them a new entry counts from when it was first seen (see
+    `_first_seen`); without them only the dated entries feed the rate.
     The response's ETag/Last-Modified replace the stored ones (absent ones are cleared).
     """
     now = _aware(now)
     entry_times = list(entry_times)
-    times = _merge_times(state.recent_entry_times, entry_times, now, params.recent_entries)
+    times, keys = _first_seen(state, now, entry_times, entry_keys, params)
     ttl = ttl_minutes if ttl_minutes and ttl_minutes > 0 else None
     interval = _success_interval(times, now, ttl, headers, params)
     return replace(
@@ -218,9 +263,10 @@ def after_success(state: FeedState, now: datetime, headers: Mapping[str, str], t
         last_polled_at=now,
         last_success_at=now,
         consecutive_failures=0,
-        next_due_at=_due(now, interval.length, params, rng),
+        next_due_at=_due(now, interval.length, params, rng, interval.reason),
         entries_seen_total=state.entries_seen_total + len(entry_times),
         recent_entry_times=times,
+        recent_keys=keys,
         ttl_minutes=ttl,
         schedule_reason=interval.reason,
     )
@@ -239,7 +285,7 @@ def after_not_modified(state: FeedState, now: datetime, headers: Mapping[str, st
         last_polled_at=now,
         last_success_at=now,
         consecutive_failures=0,
-        next_due_at=_due(now, interval.length, params, rng),
+        next_due_at=_due(now, interval.length, params, rng, interval.reason),
         schedule_reason=interval.reason,
     )
 
