@@ -83,7 +83,8 @@ def poll_feed(http: Fetcher, robots: Robots | None, source: FeedSource, state: F
             return PollOutcome(after_failure(state, now, "no_feed_found", None, params), "failed",
                                rejects=[Reject(source.url, None, "poll", "no_feed_found", detail=found.summary())])
         if found.chosen.url != state.discovered_url:  # validators and robots answer were another URL's
-            state = replace(state, etag=None, last_modified=None, robots_allowed_at=None, crawl_delay_s=None)
+            state = replace(state, etag=None, last_modified=None, robots_allowed_at=None, crawl_delay_s=None,
+                            recent_keys=(), seen_since=None, recent_seen_times=())
         state = replace(state, discovered_url=found.chosen.url, discovered_kind=found.chosen.kind,
                         discovered_at=now)
     feed = replace(source, url=state.discovered_url or source.url, site=False,

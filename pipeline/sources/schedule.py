@@ -11,15 +11,20 @@
 After a successful poll (200, or 304 via `after_not_modified`) the next interval is
 
     interval = clamp(max(adaptive, ttl, fresh_for), min_interval, max_interval)
-    adaptive = 1 day / (polls_per_gap × items_per_day)      (default_interval when no dated entries)
+    adaptive = 1 day / (polls_per_gap × rate)               (default_interval without any rate)
+    rate = max(items_per_day, seen_rate)
     items_per_day = n / max(now − oldest, 1 h) × 1 day      (n = recent entry publish times kept, ≤ 20)
+    seen_rate = m / max(now − start, 1 h) × 1 day           (m = first-seen times of new entries, ≤ 20;
+                start = when keys were first kept, or the oldest of 20 once 20 are kept)
+    fixed = a feed's poll_every, which replaces adaptive and is neither clamped nor jittered
     ttl = RSS <ttl> minutes (remembered from the last 200, reused after a 304)
     fresh_for = HTTP freshness lifetime − Age, RFC 9111 §4.2: Cache-Control max-age, else Expires −
                 Date (Expires − now without a Date); no-store/no-cache and invalid Expires give 0
 
-so a feed is polled about `polls_per_gap` (2) times per mean gap between its entries, a feed that
-went quiet slows down by itself (the window runs to `now`, not to its last entry), and what the
-publisher asks for (TTL, Cache-Control, Expires) is a lower bound, never undercut.
+so a feed is polled about `polls_per_gap` (2) times per mean gap between its entries (by their
+dates, or by when new entries appeared, whichever says more), a feed that went quiet slows down
+by itself (the window runs to `now`, not to its last entry), and what the publisher asks for
+(TTL, Cache-Control, Expires) is a lower bound, never undercut.
 
 After a failed poll the delay is exponential with a cap, and a server's Retry-After is honoured
 when it asks for more (itself capped, so a feed is never parked for good):
@@ -67,14 +72,18 @@ class FeedState:
     robots_allowed_at: datetime | None = None  # when robots.txt last allowed this feed
     crawl_delay_s: float | None = None  # the Crawl-delay its host asked for then
     recent_keys: tuple[str, ...] = ()  # url_key prefixes of recent entries: which entries are new
+    seen_since: datetime | None = None  # first poll that recorded keys: new entries are counted since
+    recent_seen_times: tuple[datetime, ...] = ()  # first-seen times of new entries, newest first
     discovered_url: str | None = None  # a `site:` source: the feed discovery chose
     discovered_kind: str | None = None  # its kind (feed or news_sitemap)
     discovered_at: datetime | None = None
 
     @property
     def items_per_day(self) -> float | None:
-        """Publishing rate as of the last poll (see `items_per_day`)."""
-        return items_per_day(self.recent_entry_times, self.last_polled_at)
+        """Publishing rate as of the last poll: by the entries' dates or by when new entries were
+        first seen, whichever is higher (see `publishing_rate`)."""
+        return publishing_rate(self, self.last_polled_at) if self.last_polled_at else items_per_day(
+            self.recent_entry_times)
 
     def to_dict(self) -> dict:
         """JSON-friendly form (ISO 8601 datetimes), for a state store."""
@@ -84,6 +93,7 @@ class FeedState:
                 data[key] = value.isoformat()
         data["recent_entry_times"] = [t.isoformat() for t in self.recent_entry_times]
         data["recent_keys"] = list(self.recent_keys)
+        data["recent_seen_times"] = [t.isoformat() for t in self.recent_seen_times]
         return data
 
     @classmethod
@@ -92,12 +102,14 @@ class FeedState:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         for key in ("last_polled_at", "last_success_at", "last_error_at", "next_due_at", "robots_allowed_at",
-                    "discovered_at"):
+                    "discovered_at", "seen_since"):
             if isinstance(values.get(key), str):
                 values[key] = datetime.fromisoformat(values[key])
         values["recent_entry_times"] = tuple(
             datetime.fromisoformat(t) if isinstance(t, str) else t for t in values.get("recent_entry_times") or ())
         values["recent_keys"] = tuple(values.get("recent_keys") or ())
+        values["recent_seen_times"] = tuple(
+            datetime.fromisoformat(t) if isinstance(t, str) else t for t in values.get("recent_seen_times") or ())
         return cls(**values)
 
 
@@ -183,34 +195,43 @@ def _merge_times(old: tuple[datetime, ...], new: Iterable[datetime | None], now:
 _KEY_CHARS = 12  # of a url_key: enough to tell a feed's recent entries apart, small in the state row
 
 
-def _first_seen(state: FeedState, now: datetime, entry_times: list[datetime | None],
-                entry_keys: Sequence[str] | None,
-                params: ScheduleParams) -> tuple[tuple[datetime, ...], tuple[str, ...]]:
-    """The rate's entry times and the remembered keys after a poll.
-
-    Without remembered keys (a first poll, or a state written before keys were kept) every entry
-    counts with its own date, as a multiset union so that re-seen entries add nothing. With them,
-    only entries whose key is new count: at their own date when that is after the previous
-    success, else at `now`, when they were first seen. So a feed whose new entries carry stale,
-    wrong or no dates is still seen to publish.
-    """
-    keep = params.recent_entries
+def _first_seen(state: FeedState, now: datetime, entry_keys: Sequence[str] | None,
+                params: ScheduleParams) -> FeedState:
+    """The remembered keys and first-seen times after a poll. The first poll that has keys only
+    remembers them (`seen_since`); on later polls every entry with a new key counts at `now`,
+    when it was first seen, whatever date (stale, wrong, none) the publisher put on it."""
     if entry_keys is None:
-        return _merge_times(state.recent_entry_times, entry_times, now, keep), state.recent_keys
+        return state
     short = [k[:_KEY_CHARS] for k in entry_keys]
     keys = tuple(dict.fromkeys([*short, *state.recent_keys]))[:params.recent_keys]
-    if not state.recent_keys:
-        return _merge_times(state.recent_entry_times, entry_times, now, keep), keys
-    known, since = set(state.recent_keys), state.last_success_at
-    fresh = [t if t is not None and since is not None and t >= since else now
-             for t, k in zip(entry_times, short, strict=True) if k not in known]
-    times = sorted([*state.recent_entry_times, *(min(_aware(t, "entry time"), now) for t in fresh)], reverse=True)
-    return tuple(times[:keep]), keys
+    if state.seen_since is None:
+        return replace(state, recent_keys=keys, seen_since=now)
+    known = set(state.recent_keys)
+    new = len({k for k in short if k not in known})
+    seen = ((now,) * new + state.recent_seen_times)[:params.recent_entries]
+    return replace(state, recent_keys=keys, recent_seen_times=seen)
 
 
-def _success_interval(times: tuple[datetime, ...], now: datetime, ttl_minutes: int | None,
+def seen_rate(state: FeedState, now: datetime, keep: int) -> float | None:
+    """New entries per day by when they were first seen: over the window since key tracking
+    began (`seen_since`), or since the oldest first-seen time kept once `keep` are kept."""
+    times = state.recent_seen_times
+    if not times or state.seen_since is None:
+        return None
+    start = min(times) if len(times) >= keep else state.seen_since
+    return len(times) / (max(now - start, _MIN_RATE_WINDOW) / _DAY)
+
+
+def publishing_rate(state: FeedState, now: datetime, keep: int = 20) -> float | None:
+    """The higher of the rate by the entries' own dates and the rate by first-seen times: a feed
+    with good dates is measured by them, one with stale or missing dates by what is seen to appear."""
+    rates = [r for r in (items_per_day(state.recent_entry_times, now), seen_rate(state, now, keep)) if r]
+    return max(rates) if rates else None
+
+
+def _success_interval(state: FeedState, now: datetime, ttl_minutes: int | None,
                       headers: Mapping[str, str], params: ScheduleParams) -> _Interval:
-    rate = items_per_day(times, now)
+    rate = publishing_rate(state, now, params.recent_entries)
     if params.fixed_interval is not None:  # poll_every: replaces the adaptive term, not the publisher's floors
         candidates: dict[str, timedelta] = {"fixed": params.fixed_interval}
     else:
@@ -253,9 +274,10 @@ def after_success(state: FeedState, now: datetime, headers: Mapping[str, str], t
     """
     now = _aware(now)
     entry_times = list(entry_times)
-    times, keys = _first_seen(state, now, entry_times, entry_keys, params)
+    times = _merge_times(state.recent_entry_times, entry_times, now, params.recent_entries)
+    state = replace(_first_seen(state, now, entry_keys, params), recent_entry_times=times)
     ttl = ttl_minutes if ttl_minutes and ttl_minutes > 0 else None
-    interval = _success_interval(times, now, ttl, headers, params)
+    interval = _success_interval(state, now, ttl, headers, params)
     return replace(
         state,
         etag=_header(headers, "etag") or None,
@@ -265,8 +287,6 @@ def after_success(state: FeedState, now: datetime, headers: Mapping[str, str], t
         consecutive_failures=0,
         next_due_at=_due(now, interval.length, params, rng, interval.reason),
         entries_seen_total=state.entries_seen_total + len(entry_times),
-        recent_entry_times=times,
-        recent_keys=keys,
         ttl_minutes=ttl,
         schedule_reason=interval.reason,
     )
@@ -277,7 +297,7 @@ def after_not_modified(state: FeedState, now: datetime, headers: Mapping[str, st
     """State after a 304: validators kept (or refreshed when the 304 carries new ones), the
     remembered TTL and entry times reused, scheduled as after a success."""
     now = _aware(now)
-    interval = _success_interval(state.recent_entry_times, now, state.ttl_minutes, headers, params)
+    interval = _success_interval(state, now, state.ttl_minutes, headers, params)
     return replace(
         state,
         etag=_header(headers, "etag") or state.etag,
