@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from pipeline.records import FeedSource
 from pipeline.sources.schedule import (
     FeedState,
     ScheduleParams,
@@ -281,3 +282,40 @@ def test_entry_keys_are_bounded_short_and_survive_the_store() -> None:
     state = _poll_keys(state, ["x" * 32], NOW + H)
     back = FeedState.from_dict(json.loads(json.dumps(state.to_dict())))
     assert back == state and back.recent_seen_times == (NOW + H,) and back.seen_since == NOW
+
+
+# --- per-feed cadence: poll_every, min_interval, max_interval -----------------------------------
+
+def _feed(**cadence: float) -> FeedSource:
+    return FeedSource("https://example.org/rss", **cadence)
+
+
+def test_poll_every_is_a_fixed_interval_without_jitter_or_clamping() -> None:
+    params = DEFAULT.for_feed(_feed(poll_every_s=30))
+    busy, quiet = _every(M, 20), _every(24 * H, 3)
+    for times in (busy, quiet, []):
+        state = _success(times, params=params, rng=random.Random(1))
+        assert (state.schedule_reason, _interval(state)) == ("fixed", timedelta(seconds=30))
+    # the publisher's floor still holds: a TTL of an hour is not undercut
+    ttl = _success(busy, ttl=60, params=EXACT.for_feed(_feed(poll_every_s=30)))
+    assert (ttl.schedule_reason, _interval(ttl)) == ("ttl", H)
+    # failures back off as for any feed, Retry-After included
+    failed = after_failure(FEED, NOW, "http_503", 7200, params, rng=random.Random(0))
+    assert failed.schedule_reason == "retry-after" and _interval(failed) >= 2 * H
+    backoff = after_failure(FEED, NOW, "timeout", None, EXACT.for_feed(_feed(poll_every_s=30)))
+    assert (backoff.schedule_reason, _interval(backoff)) == ("backoff", 5 * M)
+
+
+def test_min_and_max_interval_overrides() -> None:
+    quiet = _every(24 * H, 3, NOW - 10 * 24 * H)  # the adaptive term wants more than a day
+    capped = _success(quiet, params=EXACT.for_feed(_feed(max_interval_s=2 * 3600)))
+    assert (capped.schedule_reason, _interval(capped)) == ("max", 2 * H)
+    busy = _every(M, 20)
+    floored = _success(busy, params=EXACT.for_feed(_feed(min_interval_s=1800)))
+    assert (floored.schedule_reason, _interval(floored)) == ("min", 30 * M)
+    faster = _success(busy, params=EXACT.for_feed(_feed(min_interval_s=60)))
+    assert _interval(faster) < 5 * M  # below the global 5-minute floor
+    # the feed's own bound wins a conflict with the global other one
+    assert EXACT.for_feed(_feed(max_interval_s=60)).min_interval == M
+    assert EXACT.for_feed(_feed(min_interval_s=2 * 86400)).max_interval == 48 * H
+    assert EXACT.for_feed(_feed()) is EXACT
