@@ -22,7 +22,8 @@ def health_table(config: Config) -> str:
     lines = [header]
     for s in rows:
         rate = s.items_per_day
-        lines.append((s.feed_url, _when(s.last_success_at), str(s.consecutive_failures), s.last_error or "-",
+        feed = f"{s.feed_url} -> {s.discovered_url}" if s.discovered_url else s.feed_url  # a site: its feed
+        lines.append((feed, _when(s.last_success_at), str(s.consecutive_failures), s.last_error or "-",
                       _when(s.next_due_at), str(s.entries_seen_total), str(s.articles_written_total),
                       f"{rate:.1f}" if rate is not None else "-"))
     widths = [max(len(row[i]) for row in lines) for i in range(len(header))]

@@ -165,3 +165,21 @@ def test_site_poll_discovers_once_then_polls_the_chosen_feed() -> None:
     nothing = poll_feed(FakeFetcher({}), None, source, FeedState(SITE), PollingConfig(), now=NOW)
     assert nothing.status == "failed" and [(r.stage, r.reason) for r in nothing.rejects] == [("poll", "no_feed_found")]
     assert nothing.state.consecutive_failures == 1
+
+
+def test_a_site_whose_feed_failed_for_days_is_searched_again() -> None:
+    old, new = "https://news.example/old.xml", "https://news.example/new.xml"
+    http = FakeFetcher({SITE: _home(("/new.xml", "application/rss+xml")), new: _rss(2)})
+    stale = FeedState(SITE, etag='"x"', discovered_url=old, discovered_kind="feed",
+                      discovered_at=NOW - timedelta(days=9), last_success_at=NOW - timedelta(days=4),
+                      consecutive_failures=6, recent_keys=("abc",), seen_since=NOW - timedelta(days=9))
+    outcome = poll_feed(http, None, FeedSource(SITE, site=True), stale, PollingConfig(), now=NOW)
+    assert outcome.status == "ok" and outcome.state.discovered_url == new
+    assert outcome.state.discovered_at == NOW and old not in [u for u, _ in http.calls]
+    assert outcome.state.seen_since == NOW  # keys of the old feed are not compared with the new one's
+    assert [c for c in http.calls if c[0] == new] == [(new, True), (new, True)]  # verified, then polled
+
+    recent = replace(stale, last_success_at=NOW - timedelta(days=1))
+    http.calls.clear()
+    kept = poll_feed(http, None, FeedSource(SITE, site=True), recent, PollingConfig(), now=NOW)
+    assert kept.status == "failed" and [u for u, _ in http.calls] == [old]  # down a day: no re-probing
