@@ -55,6 +55,8 @@ class Candidate:
     entries: int
     newest: datetime | None
     language: str | None
+    # the verifying response, so the poll right after discovery does not fetch the feed again
+    response: FetchResult | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ class _Prober:
         if broken and not parsed.entries:
             self.tried.append((url, broken[0].reason))
             return None
-        return _candidate(url, "feed", found_by, parsed.title, parsed.entries)
+        return _candidate(url, "feed", found_by, parsed.title, parsed.entries, res)
 
     def news_sitemap(self, url: str, depth: int = 0) -> Candidate | None:
         res = self.get(url, _FEED_ACCEPT)
@@ -159,14 +161,15 @@ class _Prober:
             reasons = [r.reason for r in parsed.feed.rejects if r.feed_url is None]
             self.tried.append((url, reasons[0] if reasons else "no_news_entries"))
             return None
-        return _candidate(url, "news_sitemap", "robots", parsed.feed.title, parsed.feed.entries)
+        return _candidate(url, "news_sitemap", "robots", parsed.feed.title, parsed.feed.entries, res)
 
 
-def _candidate(url: str, kind: FeedKind, found_by: str, title: str | None, entries: list) -> Candidate:
+def _candidate(url: str, kind: FeedKind, found_by: str, title: str | None, entries: list,
+               response: FetchResult) -> Candidate:
     dates = [e.published_at or e.updated_at for e in entries if e.published_at or e.updated_at]
     languages = [e.language_hint for e in entries if e.language_hint]
     language = max(set(languages), key=languages.count) if languages else None
-    return Candidate(url, kind, found_by, title, len(entries), max(dates) if dates else None, language)
+    return Candidate(url, kind, found_by, title, len(entries), max(dates) if dates else None, language, response)
 
 
 def rank(candidates: list[Candidate], language: str | None) -> list[Candidate]:

@@ -77,6 +77,7 @@ def poll_feed(http: Fetcher, robots: Robots | None, source: FeedSource, state: F
     params = polling.schedule_params().for_feed(source)
     if not source.site:
         return _poll(http, robots, source, state, polling.sitemap_max_children, params, now, trusted=True)
+    prefetched = None
     if needs_discovery(state, now):
         found = discover(http, robots, source.url, language=source.language, check_robots=source.check_robots)
         if found.chosen is None:
@@ -87,14 +88,16 @@ def poll_feed(http: Fetcher, robots: Robots | None, source: FeedSource, state: F
                             recent_keys=(), seen_since=None, recent_seen_times=())
         state = replace(state, discovered_url=found.chosen.url, discovered_kind=found.chosen.kind,
                         discovered_at=now)
+        prefetched = found.chosen.response
     feed = replace(source, url=state.discovered_url or source.url, site=False,
                    kind="news_sitemap" if state.discovered_kind == "news_sitemap" else "feed")
     trusted = origin(feed.url) == origin(source.url)  # only the configured site's origin is trusted
-    return _poll(http, robots, feed, state, polling.sitemap_max_children, params, now, trusted)
+    return _poll(http, robots, feed, state, polling.sitemap_max_children, params, now, trusted, prefetched)
 
 
 def _poll(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedState, max_children: int,
-          params: ScheduleParams, now: datetime, trusted: bool) -> PollOutcome:
+          params: ScheduleParams, now: datetime, trusted: bool, prefetched: FetchResult | None = None) -> PollOutcome:
+    """One poll of one feed URL; `prefetched` is the response discovery verified it with, if any."""
     def failed(reason: str, status: int | None = None, detail: str | None = None,
                retry_after: float | None = None) -> PollOutcome:
         return PollOutcome(after_failure(state, now, reason, retry_after, params), "failed",
@@ -110,7 +113,7 @@ def _poll(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedS
         else:
             reason, detail = robots.refusal(source.url, trusted=trusted)
             return failed(reason, detail=f"{detail} (check_robots: false if the publisher allows this feed)")
-    res = http.get(source.url, trusted=trusted, accept=FEED_ACCEPT, headers=conditional_headers(state))
+    res = prefetched or http.get(source.url, trusted=trusted, accept=FEED_ACCEPT, headers=conditional_headers(state))
     if res.status == 304:
         return PollOutcome(after_not_modified(state, now, res.headers, params), "not_modified")
     if not res.ok:

@@ -91,6 +91,7 @@ def test_site_sources_discover_their_feeds_and_poll_them(sites: dict[str, Fixtur
     assert sorted(rows) == sorted([(f"{base['links']}/live.xml", 2), (f"{base['path']}/feed", 3),
                                    (f"{base['robots']}/news-sitemap.xml", 2)])
     assert "/dead.xml" in sites["links"].requests and "/feed" not in sites["links"].requests
+    assert sites["links"].requests.count("/live.xml") == 1  # the verifying response is the first poll
     assert query(out, "SELECT url, stage, reason FROM t", "rejects") == [(f"{base['none']}/", "poll", "no_feed_found")]
     states = read_feed_states(cfg.state_path)
     assert states[f"{base['robots']}/"].discovered_kind == "news_sitemap"
