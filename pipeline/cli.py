@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
-import re
 import signal
 import sys
 from importlib import metadata
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.commands.feeds import health_table
 from pipeline.config import Config, ConfigError, dump_config, load_config
+from pipeline.dates import duration_seconds
 from pipeline.logs import log, setup_logging
 
 OPML_ACCEPT = "text/x-opml, application/xml, */*;q=0.5"
@@ -93,6 +93,10 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     opml = command("import-opml", "print (or write) the config YAML for the feeds in an OPML file")
     opml.add_argument("file", help="OPML file")
     opml.add_argument("--write", metavar="YAML", help="write the YAML to this file instead of printing it")
+    disc = command("discover", "find a site's feed and print it as config YAML")
+    disc.add_argument("url", help="the site's home page, e.g. https://example.org/")
+    disc.add_argument("--language", help="prefer a feed in this language (ISO 639-1)")
+    disc.add_argument("--config", help="YAML config whose http and polling.respect_robots settings apply")
     init = command("init", "write a commented starter config, DIR/feeds.yaml")
     init.add_argument("dir", nargs="?", default=".", help="folder for feeds.yaml (default: .)")
     demo = command("demo", "run once against the bundled offline demo site")
@@ -128,10 +132,10 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
 
 def parse_duration(text: str) -> float:
     """Seconds from `90s`, `10m`, `2h`, `1d` (or a bare number of seconds)."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use e.g. 90s, 10m, 2h)")
-    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    try:
+        return duration_seconds(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _unknown_argument(command: argparse.ArgumentParser, leftovers: list[str], beam: bool) -> str | None:
@@ -185,6 +189,21 @@ def _import_opml(file: str, write: str | None) -> int:
         Path(write).write_text(text, encoding="utf-8")
     else:
         print(text, end="")
+    return EXIT_OK
+
+
+def _discover(args: argparse.Namespace) -> int:
+    from pipeline.commands.discover import discovery_yaml, run_discover
+    from pipeline.config import HttpConfig, PollingConfig
+
+    cfg = load_with_opml(args.config) if args.config else None
+    http, polling = (cfg.http, cfg.polling) if cfg else (HttpConfig(), PollingConfig())
+    found = run_discover(args.url, http, polling.respect_robots, args.language)
+    text = discovery_yaml(args.url, found)
+    if found.chosen is None:
+        print(f"news-ingest: {text.lstrip('# ').rstrip()}", file=sys.stderr)
+        return EXIT_FAILED
+    print(text, end="")
     return EXIT_OK
 
 
@@ -274,6 +293,8 @@ def _dispatch(args: argparse.Namespace, beam_args: list[str], quiet: bool) -> in
         return _compact(args)
     if args.command == "import-opml":
         return _import_opml(args.file, args.write)
+    if args.command == "discover":
+        return _discover(args)
     if args.command == "init":
         from pipeline.commands.init import write_starter
 

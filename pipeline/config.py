@@ -11,15 +11,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from pipeline.records import FeedKind
+from pipeline.dates import duration_seconds
+from pipeline.records import FeedKind, FeedSource
+
+# `90s`, `2m`, `1h`, `1d` or a number of seconds
+Duration = Annotated[float, BeforeValidator(duration_seconds), Field(gt=0)]
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,8 @@ class ScheduleParams:
     jitter: float = 0.1  # fraction of the interval added at random, spreading polls out
     polls_per_gap: float = 2.0  # polls per mean gap between a feed's entries
     recent_entries: int = 20  # publish times kept for the rate estimate
+    recent_keys: int = 500  # entry keys kept to tell new entries from re-seen ones
+    fixed_interval: timedelta | None = None  # a feed's poll_every: replaces the adaptive term
 
     def __post_init__(self) -> None:
         if not timedelta(0) < self.min_interval <= self.default_interval <= self.max_interval:
@@ -45,8 +60,26 @@ class ScheduleParams:
             raise ValueError("retry_after_max must not be negative")
         if not 0 <= self.jitter <= 1:
             raise ValueError("jitter is a fraction between 0 and 1")
-        if self.polls_per_gap <= 0 or self.recent_entries < 2:
-            raise ValueError("need polls_per_gap > 0 and recent_entries >= 2")
+        if self.polls_per_gap <= 0 or self.recent_entries < 2 or self.recent_keys < 1:
+            raise ValueError("need polls_per_gap > 0, recent_entries >= 2 and recent_keys >= 1")
+        if self.fixed_interval is not None and self.fixed_interval <= timedelta(0):
+            raise ValueError("fixed_interval must be positive")
+
+    def for_feed(self, source: FeedSource) -> ScheduleParams:
+        """These knobs with a feed's own overrides: `min_interval`/`max_interval` (the one the feed
+        gives wins a conflict with the global other), `poll_every` (a fixed interval, and the
+        shortest any schedule of this feed may be)."""
+        low = timedelta(seconds=source.min_interval_s) if source.min_interval_s else self.min_interval
+        high = timedelta(seconds=source.max_interval_s) if source.max_interval_s else self.max_interval
+        if low > high:
+            low, high = (low, low) if source.min_interval_s else (high, high)
+        fixed = timedelta(seconds=source.poll_every_s) if source.poll_every_s else None
+        if fixed is not None:
+            low = min(low, fixed)
+        if (low, high, fixed) == (self.min_interval, self.max_interval, None):
+            return self
+        return replace(self, min_interval=low, max_interval=high, fixed_interval=fixed,
+                       default_interval=min(max(self.default_interval, low), high))
 
 
 class ConfigError(ValueError):
@@ -59,7 +92,10 @@ class _Strict(BaseModel):
 
 
 class FeedConfig(_Strict):
-    url: HttpUrl
+    """One configured source: a feed `url`, or a `site` whose feed is discovered (exactly one)."""
+
+    url: HttpUrl | None = None
+    site: HttpUrl | None = Field(default=None, description="A site's home page; its feed is discovered.")
     name: str | None = None
     language: str | None = Field(default=None, description="Hint used when detection is unsure.")
     tags: tuple[str, ...] = ()
@@ -67,11 +103,34 @@ class FeedConfig(_Strict):
     check_robots: bool = Field(default=True, description="False: this feed URL is explicitly allowed.")
     trusted: bool = Field(default=True, description="False: checked like a discovered link (set for "
                                                     "feeds from an OPML list fetched from a URL).")
+    poll_every: Duration | None = Field(default=None, description="A fixed interval instead of the adaptive one.")
+    min_interval: Duration | None = Field(default=None, description="Overrides polling.min_interval_s.")
+    max_interval: Duration | None = Field(default=None, description="Overrides polling.max_interval_s.")
 
     @field_validator("language")
     @classmethod
     def _lower(cls, v: str | None) -> str | None:
         return v.lower() if v else v
+
+    @model_validator(mode="after")
+    def _one_location(self) -> FeedConfig:
+        if (self.url is None) == (self.site is None):
+            raise ValueError("give exactly one of 'url' (a feed) or 'site' (a site whose feed is discovered)")
+        if self.site is not None and self.kind != "feed":
+            raise ValueError("'kind' does not apply to a 'site': discovery finds the kind")
+        if self.min_interval and self.max_interval and self.min_interval > self.max_interval:
+            raise ValueError("need min_interval <= max_interval")
+        return self
+
+    @property
+    def key(self) -> str:
+        """The URL its state is stored under: the feed's, or the site's."""
+        return str(self.url or self.site)
+
+    def source(self) -> FeedSource:
+        return FeedSource(self.key, self.name, self.language, tuple(self.tags), self.kind, self.check_robots,
+                          self.trusted, site=self.site is not None, poll_every_s=self.poll_every,
+                          min_interval_s=self.min_interval, max_interval_s=self.max_interval)
 
 
 class HttpConfig(_Strict):

@@ -153,3 +153,18 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when is None:
         return None
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(value: object) -> float:
+    """Seconds from `90s`, `10m`, `2h`, `1d`, a bare number string, or a number; ValueError otherwise.
+    One parser for the command line (`--tick`) and the config (`poll_every`)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
+    if not match:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 10m, 2h, or seconds)")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]

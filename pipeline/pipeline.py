@@ -35,8 +35,7 @@ from pipeline.transforms.write import WriteParquet
 
 
 def feed_sources(config: Config) -> list[FeedSource]:
-    return [FeedSource(str(f.url), f.name, f.language, tuple(f.tags), f.kind, f.check_robots, f.trusted)
-            for f in config.feeds]
+    return [f.source() for f in config.feeds]
 
 
 def _reject_row(reject: Reject, run_id: str) -> dict:

@@ -38,7 +38,11 @@ def _scrub_fields(record: object) -> None:
 class FeedSource:
     """One feed to poll, as configured. Config URLs are trusted (their exact origin may be a
     private address); links found in feeds, sitemap children on other origins and feeds listed by
-    an OPML document fetched from a URL are not (`trusted` False)."""
+    an OPML document fetched from a URL are not (`trusted` False).
+
+    With `site` set, `url` is a site's home page: its feed is found by discovery
+    (`pipeline.sources.discovery`) and only the site's own origin is trusted. The cadence fields
+    override the polling defaults for this feed (seconds; None: the global setting)."""
 
     url: str
     name: str | None = None
@@ -47,6 +51,10 @@ class FeedSource:
     kind: FeedKind = "feed"
     check_robots: bool = True
     trusted: bool = True
+    site: bool = False
+    poll_every_s: float | None = None  # a fixed interval instead of the adaptive one
+    min_interval_s: float | None = None
+    max_interval_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,9 @@ class FeedEntry:
     updated_at: datetime | None = None
     language_hint: str | None = None
     tags: tuple[str, ...] = ()
+    # when this poll saw the entry: with the seen store, an entry is emitted on its first poll only,
+    # so this is its first-seen time, the `published_at` of an undated entry (`date_source first_seen`)
+    first_seen_at: datetime | None = None
 
     def __post_init__(self) -> None:
         _scrub_fields(self)

@@ -119,7 +119,7 @@ def _run_once(config: Config, beam_args: list[str] | None, run_id: str) -> RunSu
     counters = counters_of(result)
     state.compact_feed_states(config.state_path, run_id)
     state.compact_seen(config.state_path, run_id)
-    feeds = {str(f.url) for f in config.feeds}
+    feeds = {f.key for f in config.feeds}
     failing = [s for s in state.read_feed_states(config.state_path).values()
                if s.feed_url in feeds and s.consecutive_failures]
     for feed in failing:

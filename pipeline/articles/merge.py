@@ -53,7 +53,9 @@ def merge_article(entry: FeedEntry, page_url: str, extracted: Extracted | None,
     canonical = _canonical(page_url, ex.canonical_url) if extracted else canonicalize_url(entry.link)
     page_date = clamp_future(to_utc(ex.date), fetched_at) if ex.date else None
     feed_date = entry.published_at or entry.updated_at
-    published, date_source = (page_date, "page") if page_date else (feed_date, "feed" if feed_date else None)
+    # an undated entry is dated when it was first seen, and says so: never "now" silently
+    published, date_source = ((page_date, "page") if page_date else (feed_date, "feed") if feed_date
+                              else (entry.first_seen_at, "first_seen") if entry.first_seen_at else (None, None))
     return Article(
         article_id=url_key(canonical),
         url=entry.link,

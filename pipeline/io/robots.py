@@ -127,6 +127,13 @@ class RobotsPolicy:
             return rules.reason, "robots.txt could not be fetched either; page not requested"
         return "robots_unreachable", f"robots.txt could not be read ({rules.reason}); retried later"
 
+    def sitemaps(self, url: str, *, trusted: bool = False) -> list[str]:
+        """The `Sitemap:` URLs of the robots.txt of `url`'s origin (feed discovery reads them)."""
+        if origin_of(url) is None:
+            return []
+        rules = self.rules(url, trusted=trusted)
+        return list(rules.parser.sitemaps) if rules.parser is not None else []
+
     def crawl_delay(self, url: str, user_agent: str, *, trusted: bool = False) -> float | None:
         """Seconds to wait between requests to this origin: Crawl-delay, or the interval a
         Request-rate implies when that is longer; None when robots.txt sets neither."""

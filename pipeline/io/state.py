@@ -147,8 +147,8 @@ def read_backlog(root: str, file: str) -> Iterator[FeedEntry]:
     """Entries a capped run left for later (`pipeline.transforms.backlog`)."""
     for row in read_columns(root, file, ["entry"]):
         data = json.loads(row["entry"])
-        for key in ("published_at", "updated_at"):
-            data[key] = datetime.fromisoformat(data[key]) if data[key] else None
+        for key in ("published_at", "updated_at", "first_seen_at"):
+            data[key] = datetime.fromisoformat(data[key]) if data.get(key) else None
         for key in ("authors", "categories", "tags"):
             data[key] = tuple(data[key])
         yield FeedEntry(**data)

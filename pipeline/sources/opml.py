@@ -171,7 +171,7 @@ def with_opml_feeds(config: Config, documents: Iterable[tuple[str, bytes]],
     `feeds` keeps its entry; a document over `MAX_FEEDS` adds a line to `notes`. Feeds of a
     document fetched from a URL are untrusted: whoever serves that list must not be able to point
     the crawler at a private address."""
-    known = {_dedup_key(str(f.url)) for f in config.feeds}
+    known = {_dedup_key(f.key) for f in config.feeds}
     added: list[FeedConfig] = []
     for ref, data in documents:
         try:

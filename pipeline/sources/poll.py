@@ -11,10 +11,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from pipeline.config import PollingConfig
+from pipeline.config import PollingConfig, ScheduleParams
 from pipeline.dates import parse_retry_after
 from pipeline.fetching import Fetcher, FetchResult, Robots
 from pipeline.records import FeedEntry, FeedSource, Reject, utc_now
+from pipeline.sources.discovery import discover, needs_discovery
 from pipeline.sources.feeds import ParsedFeed, error_detail, parse_feed
 from pipeline.sources.schedule import (
     FeedState,
@@ -38,7 +39,8 @@ class PollOutcome:
     rejects: list[Reject] = field(default_factory=list)
 
 
-def _parse(http: Fetcher, source: FeedSource, res: FetchResult, max_children: int) -> ParsedFeed:
+def _parse(http: Fetcher, source: FeedSource, res: FetchResult, max_children: int,
+           trusted: bool) -> ParsedFeed:
     body = res.body or b""
     if source.kind != "news_sitemap":
         return parse_feed(body, source, res.final_url, res.content_type)
@@ -49,8 +51,7 @@ def _parse(http: Fetcher, source: FeedSource, res: FetchResult, max_children: in
     rejects: list[Reject] = []
     for child in parsed.children:  # one level only: an index of indexes is not followed
         # discovered, so trusted only on the exact origin of a trusted index (pipeline.urls.origin)
-        trusted = source.trusted and origin(child) == origin(source.url)
-        child_res = http.get(child, trusted=trusted, accept=FEED_ACCEPT)
+        child_res = http.get(child, trusted=trusted and origin(child) == origin(source.url), accept=FEED_ACCEPT)
         if not child_res.ok:
             rejects.append(Reject(child, source.url, "poll", child_res.error or "failed", child_res.status,
                                   child_res.detail))
@@ -71,19 +72,44 @@ def _robots_known_ok(state: FeedState, now: datetime) -> bool:
 def poll_feed(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedState,
               polling: PollingConfig, now: datetime | None = None) -> PollOutcome:
     """Poll `source` once; never raises (an unforeseen exception is this feed's `poll_error`, not
-    the end of the run). A 304 produces nothing but a new schedule."""
+    the end of the run). A 304 produces nothing but a new schedule. A `site` source first finds its
+    feed (`pipeline.sources.discovery`) when it has none or the chosen one has been failing for
+    days, then polls that feed; its state stays under the site's URL."""
     now = now or utc_now()
+    params = polling.schedule_params().for_feed(source)
     try:
-        return _poll(http, robots, source, state, polling, now)
+        return _poll_source(http, robots, source, state, polling, params, now)
     except Exception as err:  # one feed's bug must not fail every other feed's poll
-        return PollOutcome(after_failure(state, now, "poll_error", None, polling.schedule_params()), "failed",
+        return PollOutcome(after_failure(state, now, "poll_error", None, params), "failed",
                            rejects=[Reject(source.url, None, "poll", "poll_error", detail=error_detail(err))])
 
 
-def _poll(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedState,
-          polling: PollingConfig, now: datetime) -> PollOutcome:
-    params = polling.schedule_params()
+def _poll_source(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedState,
+                 polling: PollingConfig, params: ScheduleParams, now: datetime) -> PollOutcome:
+    if not source.site:
+        return _poll(http, robots, source, state, polling.sitemap_max_children, params, now, source.trusted)
+    prefetched = None
+    if needs_discovery(state, now):
+        found = discover(http, robots, source.url, language=source.language, check_robots=source.check_robots)
+        if found.chosen is None:
+            return PollOutcome(after_failure(state, now, "no_feed_found", None, params), "failed",
+                               rejects=[Reject(source.url, None, "poll", "no_feed_found", detail=found.summary())])
+        if found.chosen.url != state.discovered_url:  # validators and robots answer were another URL's
+            state = replace(state, etag=None, last_modified=None, robots_allowed_at=None, crawl_delay_s=None,
+                            recent_keys=(), seen_since=None, recent_seen_times=())
+        state = replace(state, discovered_url=found.chosen.url, discovered_kind=found.chosen.kind,
+                        discovered_at=now)
+        prefetched = found.chosen.response
+    feed = replace(source, url=state.discovered_url or source.url, site=False,
+                   kind="news_sitemap" if state.discovered_kind == "news_sitemap" else "feed")
+    # only the configured site's own origin is trusted
+    trusted = source.trusted and origin(feed.url) == origin(source.url)
+    return _poll(http, robots, feed, state, polling.sitemap_max_children, params, now, trusted, prefetched)
 
+
+def _poll(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedState, max_children: int,
+          params: ScheduleParams, now: datetime, trusted: bool, prefetched: FetchResult | None = None) -> PollOutcome:
+    """One poll of one feed URL; `prefetched` is the response discovery verified it with, if any."""
     def failed(reason: str, status: int | None = None, detail: str | None = None,
                retry_after: float | None = None) -> PollOutcome:
         return PollOutcome(after_failure(state, now, reason, retry_after, params), "failed",
@@ -93,26 +119,28 @@ def _poll(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedS
         if _robots_known_ok(state, now):  # asked within the day: a re-poll costs one request, not two
             if state.crawl_delay_s:
                 http.set_host_delay(urlsplit(source.url).hostname or "", state.crawl_delay_s)
-        elif robots.permits(source.url, http.user_agent, trusted=source.trusted):
+        elif robots.permits(source.url, http.user_agent, trusted=trusted):
             state = replace(state, robots_allowed_at=now,
-                            crawl_delay_s=robots.crawl_delay(source.url, http.user_agent, trusted=source.trusted))
+                            crawl_delay_s=robots.crawl_delay(source.url, http.user_agent, trusted=trusted))
         else:
-            reason, detail = robots.refusal(source.url, trusted=source.trusted)
+            reason, detail = robots.refusal(source.url, trusted=trusted)
             return failed(reason, detail=f"{detail} (check_robots: false if the publisher allows this feed)")
-    res = http.get(source.url, trusted=source.trusted, accept=FEED_ACCEPT, headers=conditional_headers(state))
+    res = prefetched or http.get(source.url, trusted=trusted, accept=FEED_ACCEPT, headers=conditional_headers(state))
     if res.status == 304:
         return PollOutcome(after_not_modified(state, now, res.headers, params), "not_modified")
     if not res.ok:
         return failed(res.error or "failed", res.status, res.detail,
                       parse_retry_after(res.headers.get("retry-after")))
     try:
-        parsed = _parse(http, source, res, polling.sitemap_max_children)
+        parsed = _parse(http, source, res, max_children, trusted)
     except Exception as err:  # the parsers return rejects; anything they miss is still this feed's
         return failed("parse_error", res.status, error_detail(err))
     document_errors = [r for r in parsed.rejects if r.feed_url is None]
     if not parsed.entries and document_errors:
         return PollOutcome(after_failure(state, now, document_errors[0].reason, None, params), "failed",
                            rejects=parsed.rejects)
-    times = [e.published_at or e.updated_at for e in parsed.entries]
-    new_state = after_success(state, now, res.headers, parsed.ttl_minutes, times, params)
-    return PollOutcome(new_state, "ok", parsed.entries, parsed.rejects)
+    entries = [replace(e, first_seen_at=now) for e in parsed.entries]  # see FeedEntry.first_seen_at
+    times = [e.published_at or e.updated_at for e in entries]
+    new_state = after_success(state, now, res.headers, parsed.ttl_minutes, times, params,
+                              entry_keys=[e.url_key for e in entries])
+    return PollOutcome(new_state, "ok", entries, parsed.rejects)

@@ -11,15 +11,20 @@
 After a successful poll (200, or 304 via `after_not_modified`) the next interval is
 
     interval = clamp(max(adaptive, ttl, fresh_for), min_interval, max_interval)
-    adaptive = 1 day / (polls_per_gap × items_per_day)      (default_interval when no dated entries)
+    adaptive = 1 day / (polls_per_gap × rate)               (default_interval without any rate)
+    rate = max(items_per_day, seen_rate)
     items_per_day = n / max(now − oldest, 1 h) × 1 day      (n = recent entry publish times kept, ≤ 20)
+    seen_rate = m / max(now − start, 1 h) × 1 day           (m = first-seen times of new entries, ≤ 20;
+                start = when keys were first kept, or the oldest of 20 once 20 are kept)
+    fixed = a feed's poll_every, which replaces adaptive and is neither clamped nor jittered
     ttl = RSS <ttl> minutes (remembered from the last 200, reused after a 304)
     fresh_for = HTTP freshness lifetime − Age, RFC 9111 §4.2: Cache-Control max-age, else Expires −
                 Date (Expires − now without a Date); no-store/no-cache and invalid Expires give 0
 
-so a feed is polled about `polls_per_gap` (2) times per mean gap between its entries, a feed that
-went quiet slows down by itself (the window runs to `now`, not to its last entry), and what the
-publisher asks for (TTL, Cache-Control, Expires) is a lower bound, never undercut.
+so a feed is polled about `polls_per_gap` (2) times per mean gap between its entries (by their
+dates, or by when new entries appeared, whichever says more), a feed that went quiet slows down
+by itself (the window runs to `now`, not to its last entry), and what the publisher asks for
+(TTL, Cache-Control, Expires) is a lower bound, never undercut.
 
 After a failed poll the delay is exponential with a cap, and a server's Retry-After is honoured
 when it asks for more (itself capped, so a feed is never parked for good):
@@ -34,7 +39,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timedelta
 
@@ -66,11 +71,19 @@ class FeedState:
     # http-cache, min, max, backoff, retry-after
     robots_allowed_at: datetime | None = None  # when robots.txt last allowed this feed
     crawl_delay_s: float | None = None  # the Crawl-delay its host asked for then
+    recent_keys: tuple[str, ...] = ()  # url_key prefixes of recent entries: which entries are new
+    seen_since: datetime | None = None  # first poll that recorded keys: new entries are counted since
+    recent_seen_times: tuple[datetime, ...] = ()  # first-seen times of new entries, newest first
+    discovered_url: str | None = None  # a `site:` source: the feed discovery chose
+    discovered_kind: str | None = None  # its kind (feed or news_sitemap)
+    discovered_at: datetime | None = None
 
     @property
     def items_per_day(self) -> float | None:
-        """Publishing rate as of the last poll (see `items_per_day`)."""
-        return items_per_day(self.recent_entry_times, self.last_polled_at)
+        """Publishing rate as of the last poll: by the entries' dates or by when new entries were
+        first seen, whichever is higher (see `publishing_rate`)."""
+        return publishing_rate(self, self.last_polled_at) if self.last_polled_at else items_per_day(
+            self.recent_entry_times)
 
     def to_dict(self) -> dict:
         """JSON-friendly form (ISO 8601 datetimes), for a state store."""
@@ -79,6 +92,8 @@ class FeedState:
             if isinstance(value, datetime):
                 data[key] = value.isoformat()
         data["recent_entry_times"] = [t.isoformat() for t in self.recent_entry_times]
+        data["recent_keys"] = list(self.recent_keys)
+        data["recent_seen_times"] = [t.isoformat() for t in self.recent_seen_times]
         return data
 
     @classmethod
@@ -86,11 +101,15 @@ class FeedState:
         """Inverse of `to_dict`; unknown keys are ignored so older/newer stores stay readable."""
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        for key in ("last_polled_at", "last_success_at", "last_error_at", "next_due_at", "robots_allowed_at"):
+        for key in ("last_polled_at", "last_success_at", "last_error_at", "next_due_at", "robots_allowed_at",
+                    "discovered_at", "seen_since"):
             if isinstance(values.get(key), str):
                 values[key] = datetime.fromisoformat(values[key])
         values["recent_entry_times"] = tuple(
             datetime.fromisoformat(t) if isinstance(t, str) else t for t in values.get("recent_entry_times") or ())
+        values["recent_keys"] = tuple(values.get("recent_keys") or ())
+        values["recent_seen_times"] = tuple(
+            datetime.fromisoformat(t) if isinstance(t, str) else t for t in values.get("recent_seen_times") or ())
         return cls(**values)
 
 
@@ -173,11 +192,51 @@ def _merge_times(old: tuple[datetime, ...], new: Iterable[datetime | None], now:
     return tuple(sorted(merged.elements(), reverse=True)[:keep])
 
 
-def _success_interval(times: tuple[datetime, ...], now: datetime, ttl_minutes: int | None,
+_KEY_CHARS = 12  # of a url_key: enough to tell a feed's recent entries apart, small in the state row
+
+
+def _first_seen(state: FeedState, now: datetime, entry_keys: Sequence[str] | None,
+                params: ScheduleParams) -> FeedState:
+    """The remembered keys and first-seen times after a poll. The first poll that has keys only
+    remembers them (`seen_since`); on later polls every entry with a new key counts at `now`,
+    when it was first seen, whatever date (stale, wrong, none) the publisher put on it."""
+    if entry_keys is None:
+        return state
+    short = [k[:_KEY_CHARS] for k in entry_keys]
+    keys = tuple(dict.fromkeys([*short, *state.recent_keys]))[:params.recent_keys]
+    if state.seen_since is None:
+        return replace(state, recent_keys=keys, seen_since=now)
+    known = set(state.recent_keys)
+    new = len({k for k in short if k not in known})
+    seen = ((now,) * new + state.recent_seen_times)[:params.recent_entries]
+    return replace(state, recent_keys=keys, recent_seen_times=seen)
+
+
+def seen_rate(state: FeedState, now: datetime, keep: int) -> float | None:
+    """New entries per day by when they were first seen: over the window since key tracking
+    began (`seen_since`), or since the oldest first-seen time kept once `keep` are kept."""
+    times = state.recent_seen_times
+    if not times or state.seen_since is None:
+        return None
+    start = min(times) if len(times) >= keep else state.seen_since
+    return len(times) / (max(now - start, _MIN_RATE_WINDOW) / _DAY)
+
+
+def publishing_rate(state: FeedState, now: datetime, keep: int = 20) -> float | None:
+    """The higher of the rate by the entries' own dates and the rate by first-seen times: a feed
+    with good dates is measured by them, one with stale or missing dates by what is seen to appear."""
+    rates = [r for r in (items_per_day(state.recent_entry_times, now), seen_rate(state, now, keep)) if r]
+    return max(rates) if rates else None
+
+
+def _success_interval(state: FeedState, now: datetime, ttl_minutes: int | None,
                       headers: Mapping[str, str], params: ScheduleParams) -> _Interval:
-    rate = items_per_day(times, now)
-    candidates: dict[str, timedelta] = (
-        {"adaptive": _DAY / (params.polls_per_gap * rate)} if rate else {"default": params.default_interval})
+    rate = publishing_rate(state, now, params.recent_entries)
+    if params.fixed_interval is not None:  # poll_every: replaces the adaptive term, not the publisher's floors
+        candidates: dict[str, timedelta] = {"fixed": params.fixed_interval}
+    else:
+        candidates = (
+            {"adaptive": _DAY / (params.polls_per_gap * rate)} if rate else {"default": params.default_interval})
     if ttl_minutes and ttl_minutes > 0:
         candidates["ttl"] = timedelta(minutes=ttl_minutes)
     fresh = freshness(headers, now)
@@ -185,6 +244,8 @@ def _success_interval(times: tuple[datetime, ...], now: datetime, ttl_minutes: i
         candidates["http-cache"] = fresh
     reason = max(candidates, key=lambda k: candidates[k])  # first key wins ties: the adaptive term
     length = candidates[reason]
+    if reason == "fixed":
+        return _Interval(length, reason)
     if length < params.min_interval:
         length, reason = params.min_interval, "min"
     elif length > params.max_interval:
@@ -192,25 +253,31 @@ def _success_interval(times: tuple[datetime, ...], now: datetime, ttl_minutes: i
     return _Interval(length, reason)
 
 
-def _due(now: datetime, length: timedelta, params: ScheduleParams, rng: random.Random | None) -> datetime:
+def _due(now: datetime, length: timedelta, params: ScheduleParams, rng: random.Random | None,
+         reason: str = "") -> datetime:
+    if reason == "fixed":  # the operator asked for this cadence: no jitter
+        return now + length
     u = (rng or random).random()
     return now + length * (1 + params.jitter * u)
 
 
 def after_success(state: FeedState, now: datetime, headers: Mapping[str, str], ttl_minutes: int | None,
                   entry_times: Iterable[datetime | None], params: ScheduleParams,
-                  rng: random.Random | None = None) -> FeedState:
+                  rng: random.Random | None = None, entry_keys: Sequence[str] | None = None) -> FeedState:
     """State after a 200 with a parsed feed.
 
     `entry_times` holds one item per entry in the document (its publish time, else its update
-    time, else None): all count towards `entries_seen_total`, the dated ones feed the rate.
+    time, else None): all count towards `entries_seen_total`. `entry_keys`, aligned with it, are
+    the entries' url_keys: with them a new entry counts from when it was first seen (see
+    `_first_seen`); without them only the dated entries feed the rate.
     The response's ETag/Last-Modified replace the stored ones (absent ones are cleared).
     """
     now = _aware(now)
     entry_times = list(entry_times)
     times = _merge_times(state.recent_entry_times, entry_times, now, params.recent_entries)
+    state = replace(_first_seen(state, now, entry_keys, params), recent_entry_times=times)
     ttl = ttl_minutes if ttl_minutes and ttl_minutes > 0 else None
-    interval = _success_interval(times, now, ttl, headers, params)
+    interval = _success_interval(state, now, ttl, headers, params)
     return replace(
         state,
         etag=_header(headers, "etag") or None,
@@ -218,9 +285,8 @@ def after_success(state: FeedState, now: datetime, headers: Mapping[str, str], t
         last_polled_at=now,
         last_success_at=now,
         consecutive_failures=0,
-        next_due_at=_due(now, interval.length, params, rng),
+        next_due_at=_due(now, interval.length, params, rng, interval.reason),
         entries_seen_total=state.entries_seen_total + len(entry_times),
-        recent_entry_times=times,
         ttl_minutes=ttl,
         schedule_reason=interval.reason,
     )
@@ -231,7 +297,7 @@ def after_not_modified(state: FeedState, now: datetime, headers: Mapping[str, st
     """State after a 304: validators kept (or refreshed when the 304 carries new ones), the
     remembered TTL and entry times reused, scheduled as after a success."""
     now = _aware(now)
-    interval = _success_interval(state.recent_entry_times, now, state.ttl_minutes, headers, params)
+    interval = _success_interval(state, now, state.ttl_minutes, headers, params)
     return replace(
         state,
         etag=_header(headers, "etag") or state.etag,
@@ -239,7 +305,7 @@ def after_not_modified(state: FeedState, now: datetime, headers: Mapping[str, st
         last_polled_at=now,
         last_success_at=now,
         consecutive_failures=0,
-        next_due_at=_due(now, interval.length, params, rng),
+        next_due_at=_due(now, interval.length, params, rng, interval.reason),
         schedule_reason=interval.reason,
     )
 

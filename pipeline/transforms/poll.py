@@ -48,21 +48,23 @@ _CLAIMED_UNTIL = beam.DoFn.StateParam(ReadModifyWriteStateSpec("claimed_until", 
 
 
 class _Claim(beam.DoFn):
-    """Per feed: a feed handed out for polling is not handed out again for `min_interval_s`, the
-    soonest any schedule could make it due, so a tick that starts before the previous one has
-    recorded its poll does not poll the feed again."""
+    """Per feed: a feed handed out for polling is not handed out again for its minimum interval
+    (`min_interval_s`, or the feed's own `min_interval`/`poll_every`), the soonest any schedule
+    could make it due, so a tick that starts before the previous one has recorded its poll does
+    not poll the feed again."""
 
     not_due = counter("feeds_not_due")
 
-    def __init__(self, min_interval_s: float):
-        self.min_interval_s = min_interval_s
+    def __init__(self, polling: PollingConfig):
+        self.params = polling.schedule_params()
 
     def process(self, element: tuple[str, tuple[FeedSource, FeedState]], claimed=_CLAIMED_UNTIL):
         now = time.time()
         if (claimed.read() or 0.0) > now:
             self.not_due.inc()
             return
-        claimed.write(now + self.min_interval_s)
+        source = element[1][0]
+        claimed.write(now + self.params.for_feed(source).min_interval.total_seconds())
         yield element[1]
 
 
@@ -80,7 +82,7 @@ class DueFeeds(beam.PTransform):
         due = ticks | "Due" >> beam.ParDo(self.fn).with_output_types(tuple[str, tuple[FeedSource, FeedState]])
         if not self.polling.respect_schedule:
             return due | "Values" >> beam.Values()
-        return due | "Claim" >> AcrossTicks(beam.ParDo(_Claim(self.polling.min_interval_s)), self.tick_windows)
+        return due | "Claim" >> AcrossTicks(beam.ParDo(_Claim(self.polling)), self.tick_windows)
 
 
 class _PollFn(HostScheduledFn):

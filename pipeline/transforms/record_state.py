@@ -49,7 +49,8 @@ class _FeedHealthRows(beam.DoFn):
                                        self.run_id)
         if written and not polled:
             if self.stored is None:
-                self.stored = state.read_feed_states(self.state_path)
+                self.stored = {s.discovered_url or s.feed_url: s
+                               for s in state.read_feed_states(self.state_path).values()}
             if feed_url in self.stored:
                 s = self.stored[feed_url]
                 yield state.feed_state_row(replace(s, articles_written_total=s.articles_written_total + written),
@@ -82,8 +83,9 @@ class RecordState(beam.PTransform):
         written = (out.kept
                    | "ByFeed" >> beam.Map(lambda a: (a.feed_url, 1)).with_output_types(tuple[str, int])
                    | "WrittenPerFeed" >> beam.CombinePerKey(sum))
+        # keyed like the articles' feed_url: a `site:` source's entries carry the feed it chose
         states = out.feed_states | "StateByFeed" >> beam.Map(
-            lambda s: (s.feed_url, s)).with_output_types(tuple[str, FeedState])
+            lambda s: (s.discovered_url or s.feed_url, s)).with_output_types(tuple[str, FeedState])
         _ = ({"state": states, "written": written} | "FeedHealth" >> beam.CoGroupByKey()
              | "FeedStateRows" >> beam.ParDo(_FeedHealthRows(state_path, run_id))
              | "WriteFeedStates" >> write(state.FEEDS, "feed_states_written", after=done))

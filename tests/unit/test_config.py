@@ -51,3 +51,19 @@ def test_shipped_configs_are_valid() -> None:
     root = Path(__file__).resolve().parents[2] / "configs"
     for path in root.glob("*.yaml"):
         assert load_config(path).feeds
+
+
+def test_site_or_url_and_per_feed_cadence() -> None:
+    cfg = parse_config({"feeds": [{"site": "https://example.org", "poll_every": "2m"},
+                                  {"url": "https://example.org/rss", "min_interval": 90, "max_interval": "1h"}]})
+    site, feed = (f.source() for f in cfg.feeds)
+    assert (site.url, site.site, site.poll_every_s) == ("https://example.org/", True, 120.0)
+    assert (feed.site, feed.min_interval_s, feed.max_interval_s) == (False, 90.0, 3600.0)
+    for bad, message in [({}, "exactly one of 'url'"),
+                         ({"url": "https://e.org/f", "site": "https://e.org/"}, "exactly one of 'url'"),
+                         ({"site": "https://e.org/", "kind": "news_sitemap"}, "'kind' does not apply"),
+                         ({"url": "https://e.org/f", "poll_every": "soon"}, "feeds.0.poll_every"),
+                         ({"url": "https://e.org/f", "poll_every": 0}, "feeds.0.poll_every"),
+                         ({"url": "https://e.org/f", "min_interval": "2h", "max_interval": "1h"}, "min_interval <=")]:
+        with pytest.raises(ConfigError, match=message):
+            parse_config({"feeds": [bad]})

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from pipeline.records import FeedSource
 from pipeline.sources.schedule import (
     FeedState,
     ScheduleParams,
@@ -230,3 +231,91 @@ def test_state_round_trips_through_json() -> None:
     data = json.loads(json.dumps(state.to_dict()))
     assert FeedState.from_dict(data) == state
     assert FeedState.from_dict({"feed_url": "u", "added_later": 1}) == FeedState("u")
+
+
+# --- first-seen: new entries count from when they appear, whatever their dates -----------------
+
+STALE = datetime(2020, 1, 1, tzinfo=UTC)  # a CMS that stamps every entry with the same old date
+
+
+def _poll_keys(state: FeedState, keys: list[str], now: datetime, times: list | None = None) -> FeedState:
+    return after_success(state, now, {}, None, times if times is not None else [STALE] * len(keys),
+                         params=EXACT, entry_keys=keys)
+
+
+def test_stale_dated_new_entries_still_shorten_the_interval() -> None:
+    first = _poll_keys(FEED, [f"k{i}" for i in range(20)], NOW)
+    assert first.schedule_reason == "max" and first.seen_since == NOW and first.recent_seen_times == ()
+    later = NOW + H
+    second = _poll_keys(first, ["new1", *[f"k{i}" for i in range(19)]], later)
+    assert second.recent_seen_times == (later,)
+    # one new entry in the hour since tracking began: 24 a day, so polled every 30 minutes
+    assert (second.schedule_reason, second.next_due_at - later) == ("adaptive", 30 * M)
+    # without keys the same poll sees only the publisher's dates and stays at the maximum
+    blind = after_success(first, later, {}, None, [STALE] * 20, params=EXACT)
+    assert blind.schedule_reason == "max"
+
+
+def test_re_seen_entries_do_not_count_and_undated_new_ones_do() -> None:
+    first = _poll_keys(FEED, ["a", "b"], NOW, times=[None, None])
+    assert first.schedule_reason == "default"
+    again = _poll_keys(first, ["a", "b"], NOW + H, times=[None, None])
+    assert again.recent_seen_times == () and again.schedule_reason == "default"
+    grown = _poll_keys(again, ["c", "d", "a", "b"], NOW + 2 * H, times=[None] * 4)
+    assert grown.recent_seen_times == (NOW + 2 * H,) * 2
+    assert grown.schedule_reason == "adaptive" and grown.items_per_day == pytest.approx(24.0)
+
+
+def test_good_dates_are_not_overridden_by_first_seen_times() -> None:
+    # an hourly feed with correct dates: its dates give 24/day; first-seen agrees or says less
+    keys = [f"k{i}" for i in range(12)]
+    first = _poll_keys(FEED, keys, NOW, times=_every(H, 12))
+    second = _poll_keys(first, ["n", *keys[:11]], NOW + 6 * H, times=_every(H, 12, NOW + 5 * H))
+    assert second.items_per_day == pytest.approx(items_per_day(second.recent_entry_times, NOW + 6 * H))
+
+
+def test_entry_keys_are_bounded_short_and_survive_the_store() -> None:
+    params = ScheduleParams(jitter=0.0, recent_keys=5)
+    keys = [f"{i:02d}" + "f" * 30 for i in range(8)]
+    state = after_success(FEED, NOW, {}, None, [None] * 8, params=params, entry_keys=keys)
+    assert len(state.recent_keys) == 5 and all(len(k) == 12 for k in state.recent_keys)
+    state = _poll_keys(state, ["x" * 32], NOW + H)
+    back = FeedState.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert back == state and back.recent_seen_times == (NOW + H,) and back.seen_since == NOW
+
+
+# --- per-feed cadence: poll_every, min_interval, max_interval -----------------------------------
+
+def _feed(**cadence: float) -> FeedSource:
+    return FeedSource("https://example.org/rss", **cadence)
+
+
+def test_poll_every_is_a_fixed_interval_without_jitter_or_clamping() -> None:
+    params = DEFAULT.for_feed(_feed(poll_every_s=30))
+    busy, quiet = _every(M, 20), _every(24 * H, 3)
+    for times in (busy, quiet, []):
+        state = _success(times, params=params, rng=random.Random(1))
+        assert (state.schedule_reason, _interval(state)) == ("fixed", timedelta(seconds=30))
+    # the publisher's floor still holds: a TTL of an hour is not undercut
+    ttl = _success(busy, ttl=60, params=EXACT.for_feed(_feed(poll_every_s=30)))
+    assert (ttl.schedule_reason, _interval(ttl)) == ("ttl", H)
+    # failures back off as for any feed, Retry-After included
+    failed = after_failure(FEED, NOW, "http_503", 7200, params, rng=random.Random(0))
+    assert failed.schedule_reason == "retry-after" and _interval(failed) >= 2 * H
+    backoff = after_failure(FEED, NOW, "timeout", None, EXACT.for_feed(_feed(poll_every_s=30)))
+    assert (backoff.schedule_reason, _interval(backoff)) == ("backoff", 5 * M)
+
+
+def test_min_and_max_interval_overrides() -> None:
+    quiet = _every(24 * H, 3, NOW - 10 * 24 * H)  # the adaptive term wants more than a day
+    capped = _success(quiet, params=EXACT.for_feed(_feed(max_interval_s=2 * 3600)))
+    assert (capped.schedule_reason, _interval(capped)) == ("max", 2 * H)
+    busy = _every(M, 20)
+    floored = _success(busy, params=EXACT.for_feed(_feed(min_interval_s=1800)))
+    assert (floored.schedule_reason, _interval(floored)) == ("min", 30 * M)
+    faster = _success(busy, params=EXACT.for_feed(_feed(min_interval_s=60)))
+    assert _interval(faster) < 5 * M  # below the global 5-minute floor
+    # the feed's own bound wins a conflict with the global other one
+    assert EXACT.for_feed(_feed(max_interval_s=60)).min_interval == M
+    assert EXACT.for_feed(_feed(min_interval_s=2 * 86400)).max_interval == 48 * H
+    assert EXACT.for_feed(_feed()) is EXACT
