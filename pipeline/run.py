@@ -110,6 +110,7 @@ def run_once(config: Config, beam_args: list[str] | None = None, run_id: str | N
 
 
 def _run_once(config: Config, beam_args: list[str] | None, run_id: str) -> RunSummary:
+    started = time.time()
     config = prepared(config, run_id)
     log.info("run started: %d feeds", len(config.feeds), extra={"event": "run_started"})
     p = beam.Pipeline(options=pipeline_options(beam_args or []))
@@ -119,6 +120,7 @@ def _run_once(config: Config, beam_args: list[str] | None, run_id: str) -> RunSu
     counters = counters_of(result)
     state.compact_feed_states(config.state_path, run_id)
     state.compact_seen(config.state_path, run_id)
+    state.mark_seen_covered(config.state_path, started)  # the next run re-reads only later article files
     feeds = {f.key for f in config.feeds}
     failing = [s for s in state.read_feed_states(config.state_path).values()
                if s.feed_url in feeds and s.consecutive_failures]

@@ -40,6 +40,7 @@ from pipeline.io.parquet import (
 )
 from pipeline.records import FeedEntry, utc_now
 from pipeline.sources.schedule import FeedState
+from pipeline.urls import canonicalize_url, url_key
 
 log = logging.getLogger(__name__)
 
@@ -201,20 +202,55 @@ def write_seen(state_path: str, rows: Iterable[dict], tag: str) -> None:
                          [pa.Table.from_pylist(part, schema=schema)], tag)
 
 
+# Article files committed before this time (minus a margin for clock skew on remote file systems)
+# have their keys in the seen store: the last run that recorded its keys started then.
+_COVERED = "_covered.json"
+_COVERED_MARGIN_S = 600.0
+
+
+def mark_seen_covered(state_path: str, since: float) -> None:
+    """After a run's seen keys are written: every article file committed before `since` (the
+    run's start) is covered by the seen store."""
+    fsys, base = filesystem(SEEN.root(state_path))
+    fsys.create_dir(base, recursive=True)
+    tmp = f"{base}/.{_COVERED}.tmp"
+    with fsys.open_output_stream(tmp) as out:
+        out.write(json.dumps({"articles_before": since}).encode())
+    fsys.move(tmp, f"{base}/{_COVERED}")
+
+
+def _covered_until(state_path: str) -> float:
+    fsys, base = filesystem(SEEN.root(state_path))
+    try:
+        with fsys.open_input_stream(f"{base}/{_COVERED}") as handle:
+            return float(json.loads(handle.read())["articles_before"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
+
+
 def rebuild_seen(output_path: str, state_path: str, run_id: str, force: bool = False) -> int:
-    """Seen keys from the articles dataset, when the seen store is empty (state lost or moved) or
-    `force` (part of it quarantined); returns the number of keys written. An unreadable article
-    file is skipped with a warning (the articles are the user's data: they are not moved)."""
-    if dataset_files(SEEN.root(state_path)) and not force:
-        return 0
+    """Seen keys of the article files the seen store may not cover: all of them when the store is
+    empty (state lost or moved) or `force` (part of it quarantined), else those committed since the
+    last run that recorded its keys started (`mark_seen_covered`). A run killed between its
+    article files and its seen keys, or one that failed part way, leaves files only this finds: so
+    the next run never writes their articles again. Returns the number of keys written. An
+    unreadable article file is skipped with a warning (the articles are the user's data)."""
+    since = 0.0
+    if not force and dataset_files(SEEN.root(state_path)):
+        since = _covered_until(state_path) - _COVERED_MARGIN_S
     root, rows = articles_root(output_path), []
-    for file in dataset_files(root):
+    fsys, _ = filesystem(root)
+    files = [info.path for info in fsys.get_file_info(dataset_files(root))
+             if since <= 0 or info.mtime is None or info.mtime.timestamp() >= since]
+    for file in files:
         problem = verify_file(root, file)
         if problem:
             log.warning("cannot read article file %s (%s): its seen keys are not rebuilt", file, problem)
             continue
-        for row in read_columns(root, file, ["article_id", "content_hash"]):
+        for row in read_columns(root, file, ["article_id", "content_hash", "url"]):
             rows.append(seen_row(URL, row["article_id"], run_id))
+            if row.get("url"):
+                rows.append(seen_row(URL, url_key(canonicalize_url(row["url"])), run_id))
             if row.get("content_hash"):
                 rows.append(seen_row(CONTENT, row["content_hash"], run_id))
     write_seen(state_path, rows, f"rebuilt-{run_id}")

@@ -3,6 +3,8 @@ deterministic pick within a run, and the store's bucket layout, rebuild and comp
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,7 +69,24 @@ def test_a_lost_seen_store_is_rebuilt_from_the_articles(tmp_path: Path) -> None:
     folder.mkdir(parents=True)
     pq.write_table(pa.table({"article_id": ["a1", "a2"], "content_hash": ["h1", None]}), folder / "part-x.parquet")
     assert state.rebuild_seen(str(out), str(st), "r1") == 3
-    assert state.rebuild_seen(str(out), str(st), "r2") == 0  # only when the store is empty
     found = [state.read_seen_bucket(str(st), b) for b in range(state.BUCKETS)]
     assert set().union(*(f[state.URL] for f in found)) == {"a1", "a2"}
     assert set().union(*(f[state.CONTENT] for f in found)) == {"h1"}
+
+
+def test_article_files_a_run_did_not_record_are_found_by_the_next(tmp_path: Path) -> None:
+    """Only files committed since the last run that recorded its keys started are read again."""
+    out, st = tmp_path / "out", tmp_path / "state"
+    folder = out / "articles" / "ingest_date=2026-11-29" / "language=en"
+    folder.mkdir(parents=True)
+    old = folder / "part-old.parquet"
+    pq.write_table(pa.table({"article_id": ["a1"], "content_hash": ["h1"]}), old)
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert state.rebuild_seen(str(out), str(st), "r1") == 2  # an empty store: everything
+    state.mark_seen_covered(str(st), time.time())
+    assert state.rebuild_seen(str(out), str(st), "r2") == 0  # covered
+    pq.write_table(pa.table({"article_id": ["a2"], "content_hash": ["h2"], "url": ["https://e.org/a2?utm_source=x"]}),
+                   folder / "part-killed.parquet")  # committed by a run killed before its seen keys
+    assert state.rebuild_seen(str(out), str(st), "r3") == 3
+    found = [state.read_seen_bucket(str(st), b) for b in range(state.BUCKETS)]
+    assert set().union(*(f[state.URL] for f in found)) == {"a1", "a2", url_key("https://e.org/a2")}

@@ -155,17 +155,21 @@ def test_sigint_exits_130_with_nothing_half_written(tmp_path: Path, demo_site: F
     assert rerun.returncode == 0, rerun.stderr
 
 
-def test_a_second_sigint_abandons_a_streaming_tick_with_130(tmp_path: Path, demo_site: FixtureServer) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_second_signal_abandons_a_streaming_tick_with_130_within_5_s(tmp_path: Path, demo_site: FixtureServer,
+                                                                      signum: signal.Signals) -> None:
     cfg = _config(tmp_path, demo_site, per_host_delay_s=1.5, per_host_concurrency=1)  # a tick takes ~30 s
     job = subprocess.Popen([*CLI, "run", "--config", str(cfg), "--streaming", "--stop-after", "120s"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
     try:
         assert job.stdout.readline().startswith("streaming:")
         time.sleep(5)
-        job.send_signal(signal.SIGINT)
-        assert job.stdout.readline().startswith("SIGINT: finishing the current tick")
-        job.send_signal(signal.SIGINT)
+        job.send_signal(signum)
+        assert job.stdout.readline().startswith(f"{signum.name}: finishing the current tick")
+        job.send_signal(signum)
+        second = time.monotonic()
         _, err = job.communicate(timeout=60)
+        assert time.monotonic() - second < 5
     finally:
         job.kill()
         job.wait(timeout=10)
