@@ -46,7 +46,15 @@ def spark() -> Iterator[object]:
                .config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
                .config("spark.ui.enabled", "false").getOrCreate())
     yield session
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
     session.stop()
+    if gateway is not None:  # stop() leaves the JVM running: end it too, it is ours
+        gateway.shutdown()
+        gateway.proc.terminate()
+        gateway.proc.wait(timeout=30)
+        SparkContext._gateway = SparkContext._jvm = None
 
 
 def _utc(value: object) -> object:
