@@ -88,6 +88,7 @@ def prepared(config: Config, run_id: str) -> Config:
     ensure_layout(rejects_root(out.path), "rejects", REJECT_PARTITIONS, out.compression, out.format)
     state.check_state(config.state_path, config.output.path, run_id)
     state.rebuild_seen(config.output.path, config.state_path, run_id)
+    state.rebuild_signatures(config.output.path, config.state_path, run_id, config.dedup.window_days)
     return config
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -28,6 +29,7 @@ from datetime import date, datetime
 
 import pyarrow as pa
 
+from pipeline.articles.neardup import signature
 from pipeline.io.parquet import (
     articles_root,
     dataset_files,
@@ -254,6 +256,34 @@ def rebuild_seen(output_path: str, state_path: str, run_id: str, force: bool = F
             if row.get("content_hash"):
                 rows.append(seen_row(CONTENT, row["content_hash"], run_id))
     write_seen(state_path, rows, f"rebuilt-{run_id}")
+    return len(rows)
+
+
+def rebuild_signatures(output_path: str, state_path: str, run_id: str, window_days: int) -> int:
+    """Near-duplicate signatures of the articles committed within `window_days`, when the store has
+    none (state lost, or its files quarantined): later copies of a story then still join its
+    cluster. Judged by file time, which is the commit time. Returns the signatures written."""
+    if window_days <= 0 or dataset_files(SIGNATURES.root(state_path)):
+        return 0
+    root, rows = articles_root(output_path), []
+    fsys, _ = filesystem(root)
+    since = time.time() - window_days * 86400
+    for info in fsys.get_file_info(dataset_files(root)):
+        if (info.mtime is not None and info.mtime.timestamp() < since) or verify_file(root, info.path):
+            continue
+        day = re.search(r"ingest_date=(\d{4}-\d{2}-\d{2})", info.path)
+        ingest_date = day.group(1) if day else (info.mtime or utc_now()).date().isoformat()
+        for row in read_columns(root, info.path, ["article_id", "cluster_id", "published_at", "body"]):
+            rows.append({"article_id": row["article_id"], "cluster_id": row.get("cluster_id") or row["article_id"],
+                         "published_at": row.get("published_at"), "signature": signature(row.get("body") or ""),
+                         "ingest_date": ingest_date})
+    by_day: defaultdict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_day[row["ingest_date"]].append(row)
+    schema = pa.schema([f for f in SIGNATURES.schema if f.name not in SIGNATURES.partition_by])
+    for day, part in by_day.items():
+        write_atomically(SIGNATURES.root(state_path), f"ingest_date={day}", schema,
+                         [pa.Table.from_pylist(part, schema=schema)], f"rebuilt-{run_id}")
     return len(rows)
 
 

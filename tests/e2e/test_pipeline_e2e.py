@@ -92,11 +92,15 @@ def test_losing_the_state_folder_costs_refetches_never_duplicate_rows(tmp_path: 
     with FixtureServer(DEMO_DIR / "site") as server:
         cfg = demo_config(server.base, str(tmp_path))
         first = run_batch(cfg)
+        stored = query(tmp_path, "SELECT article_id, cluster_id FROM t", dataset="_state/signatures")
         shutil.rmtree(cfg.state_path)
         again = run_batch(cfg)
     assert first.counters["articles_written"] > 10 and again.counters["articles_written"] == 0
     assert again.counters["already_seen"] >= first.counters["articles_written"]
     assert query(tmp_path, "SELECT count(*) - count(DISTINCT article_id) FROM t")[0][0] == 0
+    # near-duplicate signatures are rebuilt from the articles too, with their clusters
+    rebuilt = query(tmp_path, "SELECT article_id, cluster_id FROM t", dataset="_state/signatures")
+    assert sorted(rebuilt) == sorted(stored) and len(rebuilt) == first.counters["articles_written"]
 
 
 def test_links_to_private_addresses_are_refused_by_default(tmp_path: Path) -> None:

@@ -67,3 +67,13 @@ def test_site_or_url_and_per_feed_cadence() -> None:
                          ({"url": "https://e.org/f", "min_interval": "2h", "max_interval": "1h"}, "min_interval <=")]:
         with pytest.raises(ConfigError, match=message):
             parse_config({"feeds": [bad]})
+
+
+def test_a_config_over_the_size_limit_is_refused_with_its_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pipeline.config as config
+
+    monkeypatch.setattr(config, "MAX_CONFIG_BYTES", 1000)
+    path = tmp_path / "huge.yaml"
+    path.write_text("feeds:\n" + "".join(f"  - url: https://example.org/{i}.xml\n" for i in range(100)))
+    with pytest.raises(ConfigError, match=r"huge\.yaml: config is 0 MB, over the 0 MB limit: put long feed lists"):
+        load_config(path)
