@@ -77,8 +77,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     run.add_argument("--wait-lock", action="store_true",
                      help="wait for another run on the same state folder to end instead of exiting")
     run.add_argument("--progress-every", type=parse_duration, metavar="DURATION",
-                     help="a 'still working' line on stderr this often (default 30s when stderr is not a "
-                          "terminal, else off; 0: off)")
+                     help="a progress line on stderr this often (default: redrawn every 1s on a terminal, "
+                          "a new line every 30s elsewhere; 0: off)")
     run.add_argument("--streaming", action="store_true",
                      help="keep polling, one cycle per tick, until SIGINT/SIGTERM or --stop-after")
     run.add_argument("--stop-after", type=parse_duration, metavar="DURATION",
@@ -276,10 +276,11 @@ def _run(args: argparse.Namespace, beam_args: list[str], quiet: bool, json_lines
     with state_lock(cfg.state_path, wait_s=None if args.wait_lock else 0.0):
         if args.streaming:
             return _stream(cfg, beam_args, args.stop_after)
+        terminal = sys.stderr.isatty() and not json_lines
         every = args.progress_every
         if every is None:
-            every = 0.0 if quiet or sys.stderr.isatty() else 30.0
-        with heartbeat(every, json_lines=json_lines):
+            every = 0.0 if quiet else 1.0 if terminal else 30.0
+        with heartbeat(every, json_lines=json_lines, redraw=terminal):
             summary = run_batch(cfg, beam_args)
     if not quiet:
         _print_summary(summary)

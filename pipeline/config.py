@@ -201,6 +201,8 @@ class StreamingConfig(_Strict):
 
     tick_s: float = Field(default=60, gt=0, description="Seconds between poll cycles.")
     status_every_s: float = Field(default=60, ge=0, description="Seconds between status lines.")
+    metrics_port: int | None = Field(default=None, ge=0, le=65535,
+                                     description="Serve Prometheus /metrics on 127.0.0.1:PORT (0: any free port).")
 
 
 class OutputConfig(_Strict):

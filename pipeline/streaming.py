@@ -29,6 +29,8 @@ from apache_beam.transforms.periodicsequence import PeriodicImpulse
 from apache_beam.utils.timestamp import MAX_TIMESTAMP
 
 from pipeline.config import Config
+from pipeline.io.metrics import StreamMetrics
+from pipeline.io.state import read_feed_states
 from pipeline.pipeline import IngestFeeds
 from pipeline.run import new_run_id, pipeline_options, prepared, run_once
 
@@ -75,6 +77,10 @@ def run_local(config: Config, beam_args: list[str], stop_after_s: float | None,
     deadline = time.monotonic() + stop_after_s if stop_after_s else None
     recent: Counter = Counter()
     last_status = time.monotonic()
+    metrics = None if config.streaming.metrics_port is None else StreamMetrics(config.streaming.metrics_port)
+    if metrics is not None:
+        say(f"metrics: http://127.0.0.1:{metrics.port}/metrics")
+    feeds = {f.key for f in config.feeds}
     try:
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
             started = time.monotonic()
@@ -82,6 +88,9 @@ def run_local(config: Config, beam_args: list[str], stop_after_s: float | None,
             summary.ticks += 1
             summary.counters.update(result.counters)
             recent.update(result.counters)
+            if metrics is not None:
+                states = [s for s in read_feed_states(config.state_path).values() if s.feed_url in feeds]
+                metrics.update(summary.counters, summary.ticks, time.monotonic() - started, time.time(), states)
             if time.monotonic() - last_status >= status_s:
                 say(_line(summary, recent, time.monotonic() - started))
                 recent, last_status = Counter(), time.monotonic()
@@ -95,6 +104,8 @@ def run_local(config: Config, beam_args: list[str], stop_after_s: float | None,
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        if metrics is not None:
+            metrics.close()
     if recent:
         say(_line(summary, recent, 0.0))
     return summary

@@ -1,10 +1,16 @@
 """Beam counter names and output tags, declared once: stages count with `counter(NAME)`, and
-`pipeline.run` reads every name in `COUNTERS` back from the runner's metrics."""
+`pipeline.run` reads every name in `COUNTERS` back from the runner's metrics.
+
+Beam's local runner reports counters only when a run ends, so each count also goes to `LIVE`,
+this process's running tally, which progress lines read while the run works (with the in-process
+runner, the default, every stage counts in this process)."""
 
 from __future__ import annotations
 
+import threading
+from collections import Counter as Tally
+
 from apache_beam.metrics import Metrics
-from apache_beam.metrics.metricbase import Counter
 
 NAMESPACE = "news_ingest"
 
@@ -21,7 +27,28 @@ DEFERRED = "deferred"
 SIGNATURES = "signatures"
 
 
-def counter(name: str) -> Counter:
+LIVE: Tally[str] = Tally()
+_LIVE_LOCK = threading.Lock()
+
+
+class _Counter:
+    """A Beam counter that also keeps `LIVE` up to date."""
+
+    def __init__(self, name: str):
+        self.name, self.beam = name, Metrics.counter(NAMESPACE, name)
+
+    def inc(self, n: int = 1) -> None:
+        self.beam.inc(n)
+        with _LIVE_LOCK:
+            LIVE[self.name] += n
+
+
+def counter(name: str) -> _Counter:
     if name not in COUNTERS:
         raise ValueError(f"undeclared counter {name!r}: add it to COUNTERS")
-    return Metrics.counter(NAMESPACE, name)
+    return _Counter(name)
+
+
+def live_counts() -> dict[str, int]:
+    with _LIVE_LOCK:
+        return dict(LIVE)

@@ -110,10 +110,41 @@ def test_progress_lines_while_a_batch_run_works(tmp_path: Path, demo_site: Fixtu
     proc = cli("run", "--config", str(cfg), "--progress-every", "2s")
     assert proc.returncode == 0, proc.stderr
     beats = [line for line in proc.stderr.splitlines() if line.startswith("news-ingest: run working, ")]
-    assert len(beats) >= 2 and beats[0].endswith("2s elapsed"), proc.stderr
+    assert len(beats) >= 2 and beats[0].startswith("news-ingest: run working, 2s elapsed"), proc.stderr
+    # the counts move while the run works (the in-process runner counts in the CLI's process)
+    assert any(" pages fetched, " in line and ": 0 feeds polled" not in line for line in beats), proc.stderr
     proc = cli("run", "--config", str(cfg), "--ignore-schedule", "--progress-every", "1s", "--log-format", "json")
     assert proc.returncode == 0, proc.stderr
     assert any(json.loads(line)["event"] == "progress" for line in proc.stderr.splitlines())
+
+
+def test_a_terminal_gets_one_progress_line_redrawn_in_place(tmp_path: Path, demo_site: FixtureServer) -> None:
+    import pty
+
+    cfg = _config(tmp_path, demo_site, DEMO_FEEDS[:1], per_host_delay_s=1.0, per_host_concurrency=1)
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run([*CLI, "run", "--config", str(cfg)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=follower, env=_env(), timeout=300)
+        os.close(follower)
+        follower = -1
+        seen = b""
+        while True:  # the whole of what the run wrote to the terminal, then EOF
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(leader)
+        if follower >= 0:
+            os.close(follower)
+    assert proc.returncode == 0
+    text = seen.decode()
+    assert text.count("\r\x1b[Knews-ingest: run working, ") >= 2 and "articles written" in text, text[-500:]
+    assert text.endswith("\r\x1b[K")  # the line is wiped before the summary
 
 
 # 2. exit codes

@@ -11,12 +11,14 @@ import time
 from pathlib import Path
 
 import apache_beam as beam
+import httpx
 import pytest
 import yaml
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_stream import TestStream as Ticks  # not collected as a test class
 from apache_beam.transforms import window
 from conftest import GrowingFeed, query
+from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline.commands.demo_server import FixtureServer
 from pipeline.config import parse_config
@@ -66,8 +68,11 @@ def test_streaming_lands_entries_while_running_stops_cleanly_and_restarts(tmp_pa
     with FixtureServer(tmp_path) as server:
         feed = GrowingFeed(server, start=3, every_s=2.0)
         config = tmp_path / "c.yaml"
-        config.write_text(yaml.safe_dump(_config(server, out, tick_s=2, status_every_s=0)))
+        config.write_text(yaml.safe_dump(_config(server, out, tick_s=2, status_every_s=0, metrics_port=0)))
         job = _stream(config, "--stop-after", "120s")
+        assert job.stdout.readline().startswith("streaming:")
+        metrics_url = job.stdout.readline().split("metrics: ", 1)[1].strip()  # a free loopback port
+        assert metrics_url.startswith("http://127.0.0.1:")
         # Entries land while the job runs: wait (bounded) until rows show up twice, growing.
         landed: list[int] = []
         deadline = time.monotonic() + 90
@@ -76,6 +81,11 @@ def test_streaming_lands_entries_while_running_stops_cleanly_and_restarts(tmp_pa
             if _files(out / "articles")[0]:
                 landed.append(query(out, "SELECT count(*) FROM t")[0][0])
         assert len(set(landed)) >= 3, f"rows did not grow while the job ran: {landed}"
+        scraped = {(s.name, tuple(s.labels.items())): s.value
+                   for family in text_string_to_metric_families(httpx.get(metrics_url, timeout=10).text)
+                   for s in family.samples}
+        assert scraped[("news_ingest_stream_ticks", ())] >= 1
+        assert scraped[("news_ingest_stream_count", (("counter", "articles_written"),))] >= 1
         job.send_signal(signal.SIGTERM)
         stdout, stderr = job.communicate(timeout=60)
         assert job.returncode == 0, stderr
