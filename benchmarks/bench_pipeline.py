@@ -46,6 +46,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--arabic-share", type=float, default=0.3, help="share of feeds (and pages) in Arabic")
     p.add_argument("--dup-share", type=float, default=0.05, help="share of feed entries that are planted duplicates")
+    p.add_argument("--page-mix", choices=("generated", "real"), default="generated",
+                   help="pages of 50-200 KB, or real-sized ones (150-400 KB: inline script bundle and JSON state, "
+                        "deep nesting, many links)")
     p.add_argument("--latency-ms", type=float, default=20.0, help="server delay before every response")
     p.add_argument("--beam-args", default="", help='extra Beam options, e.g. --beam-args="--direct_num_workers=2 '
                                                     '--direct_running_mode=multi_processing"')
@@ -111,7 +114,7 @@ def served_corpus(args: argparse.Namespace, corpus: Corpus,
     """The corpus rendered and served; yields the server, the pages, the config and corpus sizes."""
     with BenchServer(len(corpus.sites), args.latency_ms / 1000) as server:
         start = time.perf_counter()
-        feeds, pages = render_site(corpus, server.bases)
+        feeds, pages = render_site(corpus, server.bases, args.page_mix)
         server.publish(feeds, pages)
         sizes = {"render_s": round(time.perf_counter() - start, 2),
                  "page_kb": round(sum(map(len, pages.values())) / len(pages) / 1000, 1)}

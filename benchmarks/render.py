@@ -1,4 +1,5 @@
-"""Bytes for the synthetic corpus: article pages (50-200 KB of HTML, mostly boilerplate) and RSS 2.0.
+"""Bytes for the synthetic corpus: article pages (50-200 KB of HTML, mostly boilerplate; with the
+`real` mix 150-400 KB, as real news pages weigh) and RSS 2.0.
 
 Pages look like a commercial news site, because extraction cost is driven by everything around the
 article: mega-menus, sidebars, inline CSS/JS and JSON state, a comments section, a cookie banner.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import dataclass
 from email.utils import format_datetime
 from html import escape
 
@@ -16,6 +18,46 @@ import words
 from corpus import GRAMMARS, Corpus, Site, Story, person
 
 PAGE_BYTES = (50_000, 196_000)  # the last padding block may add up to 4 KB
+
+
+@dataclass(frozen=True)
+class PageMix:
+    """What the page around the article weighs. `real` follows what real news pages carry: a
+    script bundle and a framework's JSON state inline, the article several dozen wrapper divs
+    deep, and hundreds of links."""
+
+    page_bytes: tuple[int, int] = PAGE_BYTES
+    bundle_bytes: tuple[int, int] = (0, 0)  # one inline <script> of minified-looking code
+    state_bytes: tuple[int, int] = (0, 0)  # one inline JSON blob (__NEXT_DATA__ and the like)
+    nesting: tuple[int, int] = (0, 0)  # wrapper divs around the article
+    extra_links: tuple[int, int] = (0, 0)  # links in a site map block
+
+
+MIXES = {"generated": PageMix(),
+         "real": PageMix((150_000, 396_000), (40_000, 120_000), (20_000, 90_000), (20, 60), (150, 400))}
+
+
+def _bundle(rng: random.Random, size: int) -> str:
+    parts, n = [], 0
+    while n < size:
+        name = f"_{rng.randrange(36**4):x}"
+        part = (f"function {name}(e,t){{var n=e[{rng.randrange(999)}]||{{}};return t?n.{name}(t):"
+                f"Object.assign({{}},n,{{k:{rng.randrange(10**6)}}})}};")
+        parts.append(part)
+        n += len(part)
+    return f"<script>{''.join(parts)}</script>"
+
+
+def _state_blob(rng: random.Random, titles: list[str], size: int) -> str:
+    items, n = [], 0
+    while n < size:
+        item = {"id": f"{rng.randrange(16**16):016x}", "title": rng.choice(titles),
+                "url": f"/story/{rng.randrange(10**7)}", "tags": [rng.choice(titles)[:20] for _ in range(3)],
+                "views": rng.randrange(10**6)}
+        items.append(item)
+        n += len(str(item))
+    return (f'<script id="__NEXT_DATA__" type="application/json">'
+            f'{json.dumps({"props": {"pageProps": {"items": items}}}, ensure_ascii=False)}</script>')
 
 
 class Pools:
@@ -166,15 +208,25 @@ def _padding(site: Site, pools: Pools, rng: random.Random, need: int) -> str:
     return "".join(parts)
 
 
-def render_page(c: Corpus, story: Story, base: str, pools: Pools) -> tuple[bytes, str]:
+def render_page(c: Corpus, story: Story, base: str, pools: Pools, mix: PageMix = MIXES["generated"]
+                ) -> tuple[bytes, str]:
     """The page's UTF-8 bytes and its summary (the first sentence, for the feed item)."""
     site = c.sites[story.site]
     rng = random.Random(f"{c.seed}/page/{story.id}")
-    target = rng.randint(*PAGE_BYTES)
+    target = rng.randint(*mix.page_bytes)
     paras = body_paragraphs(c, story)
     summary = paras[0].split(". ")[0].rstrip(".") + "."
-    core = [_header(site, pools, rng), _article(story, site, paras, pools, rng), _sidebar(site, pools, rng),
-            _comments(site, pools, rng), _footer(site, pools, rng)]
+    depth = rng.randint(*mix.nesting)
+    article = ('<div class="wrap">' * depth + _article(story, site, paras, pools, rng) + "</div>" * depth)
+    core = [_header(site, pools, rng), article, _sidebar(site, pools, rng), _comments(site, pools, rng)]
+    if mix.extra_links[1]:
+        links = _links(rng, pools.titles[site.lang], rng.randint(*mix.extra_links), "/a")
+        core.append(f'<nav class="sitemap"><ul>{links}</ul></nav>')
+    core.append(_footer(site, pools, rng))
+    if mix.bundle_bytes[1]:
+        core.append(_bundle(rng, rng.randint(*mix.bundle_bytes)))
+    if mix.state_bytes[1]:
+        core.append(_state_blob(rng, pools.titles[site.lang], rng.randint(*mix.state_bytes)))
     head = _head(story, site, base, summary, rng)
     direction = ' dir="rtl"' if site.lang == "ar" else ""
     start = f'<!DOCTYPE html>\n<html lang="{site.lang}"{direction}>\n<head>\n{head}\n</head>\n<body>'
@@ -206,12 +258,12 @@ def feed_url(site: Site, bases: list[str]) -> str:
     return f"{bases[site.index]}/feeds/{site.slug}.xml"
 
 
-def render_site(c: Corpus, bases: list[str]) -> tuple[dict[str, bytes], dict[str, bytes]]:
+def render_site(c: Corpus, bases: list[str], mix: str = "generated") -> tuple[dict[str, bytes], dict[str, bytes]]:
     """(feeds, pages) as URL -> bytes, site i at origin `bases[i]`; rendered up front so that serving
     costs no generation time."""
     pools, pages, summaries = Pools(c.seed), {}, {}
     for story in c.stories.values():
         base = bases[story.site]
-        pages[base + story.path], summaries[story.id] = render_page(c, story, base, pools)
+        pages[base + story.path], summaries[story.id] = render_page(c, story, base, pools, MIXES[mix])
     feeds = {feed_url(site, bases): render_feed(c, site, bases, summaries) for site in c.sites}
     return feeds, pages
