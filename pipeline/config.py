@@ -254,6 +254,42 @@ class Config(_Strict):
         return self.model_copy(update=update)
 
 
+# pydantic's messages speak of Python types ("a valid tuple"); a config's author thinks in YAML
+_PLAIN = {"tuple_type": "expected a list", "list_type": "expected a list", "dict_type": "expected a mapping",
+          "model_type": "expected a mapping", "model_attributes_type": "expected a mapping",
+          "string_type": "expected text", "float_parsing": "expected a number", "float_type": "expected a number",
+          "int_parsing": "expected a whole number", "int_type": "expected a whole number",
+          "int_from_float": "expected a whole number", "bool_parsing": "expected true or false",
+          "bool_type": "expected true or false", "url_parsing": "expected an http(s) URL",
+          "url_scheme": "expected an http(s) URL", "missing": "required, but missing"}
+
+
+def _expected(e: dict) -> str:
+    plain = _PLAIN.get(e["type"])
+    if plain is None:
+        return e["msg"]
+    if plain == "expected a list" and _annotation(e["loc"]) == tuple[str, ...]:
+        return "expected a list of strings"
+    return plain
+
+
+def _annotation(loc: tuple) -> object:
+    """The declared type of the config key at `loc` (list positions skipped), or None."""
+    model: object = Config
+    annotation: object = None
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(model, "model_fields", {})
+        if part not in fields:
+            return None
+        annotation = fields[part].annotation
+        inner = [a for a in getattr(annotation, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)]
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else \
+            (inner[0] if inner else None)
+    return annotation
+
+
 def _describe(err: ValidationError, source: str) -> str:
     problems = []
     for e in err.errors():
@@ -261,7 +297,7 @@ def _describe(err: ValidationError, source: str) -> str:
         if e["type"] == "extra_forbidden":
             problems.append(f"unknown key '{where}'")
         else:
-            problems.append(f"'{where}': {e['msg']}")
+            problems.append(f"'{where}': {_expected(e)}")
     return f"{source}: invalid config: " + "; ".join(problems)
 
 

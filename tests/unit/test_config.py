@@ -77,3 +77,15 @@ def test_a_config_over_the_size_limit_is_refused_with_its_size(tmp_path: Path, m
     path.write_text("feeds:\n" + "".join(f"  - url: https://example.org/{i}.xml\n" for i in range(100)))
     with pytest.raises(ConfigError, match=r"huge\.yaml: config is 0 MB, over the 0 MB limit: put long feed lists"):
         load_config(path)
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"feeds": [{"url": "https://e.org/rss", "tags": "world"}]}, "'feeds.0.tags': expected a list of strings"),
+    ({**GOOD, "http": {"timeout_s": "soon"}}, "'http.timeout_s': expected a number"),
+    ({"feeds": [{"url": "nope"}]}, "'feeds.0.url': expected an http(s) URL"),
+    ({**GOOD, "polling": {"respect_robots": "maybe"}}, "'polling.respect_robots': expected true or false"),
+])
+def test_type_errors_are_said_in_plain_words(data: object, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    assert message in str(caught.value) and "valid tuple" not in str(caught.value)
