@@ -58,6 +58,16 @@ class Store:
     def root(self, state_path: str) -> str:
         return f"{state_path.rstrip('/')}/{self.folder}"
 
+    def write(self, state_path: str, rows: Iterable[dict], tag: str) -> None:
+        """Rows outside Beam (rebuilds, compaction): one new file per partition, each atomic."""
+        groups: defaultdict[tuple, list[dict]] = defaultdict(list)
+        for row in rows:
+            groups[tuple(row[c] for c in self.partition_by)].append(row)
+        schema = pa.schema([f for f in self.schema if f.name not in self.partition_by])
+        for values, part in groups.items():
+            folder = "/".join(f"{c}={v}" for c, v in zip(self.partition_by, values, strict=True))
+            write_atomically(self.root(state_path), folder, schema, [pa.Table.from_pylist(part, schema=schema)], tag)
+
 
 # --- feed states: one JSON snapshot row per poll, newest wins ---------------------------------
 
@@ -194,16 +204,6 @@ def read_seen_bucket(state_path: str, bucket: int) -> dict[str, set[str]]:
     return keys
 
 
-def write_seen(state_path: str, rows: Iterable[dict], tag: str) -> None:
-    by_bucket: defaultdict[int, list[dict]] = defaultdict(list)
-    for row in rows:
-        by_bucket[row["bucket"]].append(row)
-    schema = pa.schema([f for f in SEEN.schema if f.name not in SEEN.partition_by])
-    for bucket, part in by_bucket.items():
-        write_atomically(SEEN.root(state_path), f"bucket={bucket}", schema,
-                         [pa.Table.from_pylist(part, schema=schema)], tag)
-
-
 # Article files committed before this time (minus a margin for clock skew on remote file systems)
 # have their keys in the seen store: the last run that recorded its keys started then.
 _COVERED = "_covered.json"
@@ -255,7 +255,7 @@ def rebuild_seen(output_path: str, state_path: str, run_id: str, force: bool = F
                 rows.append(seen_row(URL, url_key(canonicalize_url(row["url"])), run_id))
             if row.get("content_hash"):
                 rows.append(seen_row(CONTENT, row["content_hash"], run_id))
-    write_seen(state_path, rows, f"rebuilt-{run_id}")
+    SEEN.write(state_path, rows, f"rebuilt-{run_id}")
     return len(rows)
 
 
@@ -277,13 +277,7 @@ def rebuild_signatures(output_path: str, state_path: str, run_id: str, window_da
             rows.append({"article_id": row["article_id"], "cluster_id": row.get("cluster_id") or row["article_id"],
                          "published_at": row.get("published_at"), "signature": signature(row.get("body") or ""),
                          "ingest_date": ingest_date})
-    by_day: defaultdict[str, list[dict]] = defaultdict(list)
-    for row in rows:
-        by_day[row["ingest_date"]].append(row)
-    schema = pa.schema([f for f in SIGNATURES.schema if f.name not in SIGNATURES.partition_by])
-    for day, part in by_day.items():
-        write_atomically(SIGNATURES.root(state_path), f"ingest_date={day}", schema,
-                         [pa.Table.from_pylist(part, schema=schema)], f"rebuilt-{run_id}")
+    SIGNATURES.write(state_path, rows, f"rebuilt-{run_id}")
     return len(rows)
 
 
@@ -296,8 +290,8 @@ def compact_seen(state_path: str, run_id: str, max_files: int = 8) -> None:
         if len(files) <= max_files:
             continue
         keys = read_seen_bucket(state_path, bucket)
-        write_seen(state_path, (seen_row(kind, key, run_id) for kind, ks in keys.items() for key in ks),
-                    f"compacted-{run_id}")
+        SEEN.write(state_path, (seen_row(kind, key, run_id) for kind, ks in keys.items() for key in ks),
+                   f"compacted-{run_id}")
         for file in files:
             fsys.delete_file(file)
 

@@ -40,7 +40,7 @@ def _run(entries: list[FeedEntry], state_path: str, expected_links: list[str]) -
 
 def test_buckets_are_seeded_from_the_store_and_the_pick_is_deterministic(tmp_path: Path) -> None:
     stored = "https://news.example/old.html"
-    state.write_seen(str(tmp_path), [state.seen_row(state.URL, url_key(canonicalize_url(stored)), "r0")], "r0")
+    state.SEEN.write(str(tmp_path), [state.seen_row(state.URL, url_key(canonicalize_url(stored)), "r0")], "r0")
     fresh = [f"https://news.example/new-{i}.html" for i in range(40)]  # spread over many buckets
     entries = [_entry(TRACKED, "https://a.example/feed", 1), _entry(CLEAN, "https://b.example/feed", 2),
                _entry(stored, "https://a.example/feed", 1), *(_entry(u, "https://a.example/feed", 3) for u in fresh)]
@@ -52,7 +52,7 @@ def test_buckets_are_seeded_from_the_store_and_the_pick_is_deterministic(tmp_pat
 def test_seen_keys_live_in_their_hash_bucket_folder_and_compaction_keeps_them(tmp_path: Path) -> None:
     keys = [f"key-{i}" for i in range(200)]
     for run in range(10):  # ten runs: ten files in each bucket folder
-        state.write_seen(str(tmp_path), [state.seen_row(state.CONTENT, k, f"r{run}") for k in keys], f"r{run}")
+        state.SEEN.write(str(tmp_path), [state.seen_row(state.CONTENT, k, f"r{run}") for k in keys], f"r{run}")
     for bucket in range(state.BUCKETS):
         assert state.read_seen_bucket(str(tmp_path), bucket)[state.CONTENT] == \
             {k for k in keys if state.bucket_of(k) == bucket}
