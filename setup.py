@@ -17,6 +17,7 @@ setup(
         "lxml_html_clean>=0.4",  # trafilatura fails at import without it
         "feedparser>=6.0,<7",
         "httpx>=0.27,<1",
+        "httpcore>=1.0,<2",  # the deadline-aware network backend under httpx (io/deadline.py)
         "pyarrow>=15",
         "pydantic>=2.5,<3",
         "PyYAML>=6",
