@@ -5,14 +5,19 @@ that trickles its headers one byte a second holds a request far past `timeout_s`
 operation on the calling thread is given at most the time left before that thread's deadline (set
 by `deadline_after` around the exchange), and fails as a timeout once it has passed. The network
 backend wraps httpcore's own, so pooled keep-alive connections obey the deadline of whichever
-request reuses them.
+request reuses them. Name lookups are bounded too (`resolve`): `getaddrinfo` has no timeout, so it
+runs on a small thread pool and the caller stops waiting when the time is up.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,6 +25,8 @@ import httpcore
 import httpx
 
 _local = threading.local()
+# A resolver that never answers holds one of these threads, never the request or the run.
+_RESOLVER = ThreadPoolExecutor(8, thread_name_prefix="news-ingest-dns")
 
 
 @contextmanager
@@ -41,6 +48,29 @@ def _left(timeout: float | None, error: type[Exception]) -> float | None:
     if left <= 0:
         raise error("deadline passed")
     return left if timeout is None else min(timeout, left)
+
+
+def resolve(host: str, port: int | None = None, timeout: float | None = None) -> list[str]:
+    """The addresses of `host`, within `timeout` and this thread's deadline. Raises
+    httpcore.ConnectTimeout when no answer came in time, httpcore.ConnectError (caused by the
+    socket.gaierror) when the name does not resolve."""
+    left = _left(timeout, httpcore.ConnectTimeout)
+    future = _RESOLVER.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
+    try:
+        infos = future.result(timeout=left)
+    except FutureTimeout:
+        raise httpcore.ConnectTimeout(f"no DNS answer for {host} within {left:.1f}s") from None
+    except socket.gaierror as err:
+        raise httpcore.ConnectError(f"cannot resolve {host}: {err.strerror}") from err
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 class _Stream(httpcore.NetworkStream):
@@ -71,8 +101,16 @@ class _Backend(httpcore.NetworkBackend):
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                     socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
-        return _Stream(self._inner.connect_tcp(host, port, _left(timeout, httpcore.ConnectTimeout),
-                                               local_address, socket_options))
+        """Each address of `host` in turn (resolved within the deadline); TLS still names `host`."""
+        addresses = [host] if _is_address(host) else resolve(host, port, timeout)
+        error: Exception = httpcore.ConnectError(f"no address for {host}")
+        for address in addresses:
+            try:
+                return _Stream(self._inner.connect_tcp(address, port, _left(timeout, httpcore.ConnectTimeout),
+                                                       local_address, socket_options))
+            except httpcore.ConnectError as err:
+                error = err
+        raise error
 
     def connect_unix_socket(self, path: str, timeout: float | None = None,
                             socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:

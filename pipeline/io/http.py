@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from pipeline.config import HttpConfig
 from pipeline.dates import parse_retry_after
 from pipeline.fetching import FetchResult
 from pipeline.inflate import BadData, CappedInflater, TooLarge
-from pipeline.io.deadline import deadline_after, deadline_transport
+from pipeline.io.deadline import deadline_after, deadline_transport, resolve
 from pipeline.urls import origin
 
 _REDIRECTS = {301, 302, 303, 307, 308}
@@ -80,17 +81,20 @@ def is_public_address(address: str) -> bool:
     return addr.is_global and not addr.is_multicast
 
 
-def is_public_host(host: str) -> bool:
-    """True when every address `host` resolves to is globally routable (`is_public_address`).
+def is_public_host(host: str, timeout_s: float | None = None) -> bool:
+    """True when every address `host` resolves to (within `timeout_s`) is globally routable
+    (`is_public_address`).
 
     Checked before each hop (redirects included). A DNS answer that changes between this check and
     the connection (DNS rebinding) is not caught; run behind an egress firewall if that matters.
     """
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as err:
-        raise _Failure("dns_error", f"cannot resolve {host}: {err.strerror}") from None
-    return all(is_public_address(info[4][0]) for info in infos)
+        addresses = resolve(host, None, timeout_s)
+    except httpcore.ConnectTimeout as err:
+        raise _Failure("dns_error", str(err)) from None
+    except httpcore.ConnectError as err:
+        raise _Failure("dns_error", str(err)) from None
+    return all(is_public_address(address) for address in addresses)
 
 
 class HostGate:
@@ -236,7 +240,7 @@ class HttpFetcher:
             raise _Failure("invalid_url", f"not an http(s) URL: {url[:200]}")
         host = parts.hostname
         if (not self.cfg.allow_private_networks and (trusted_origin is None or origin(url) != trusted_origin)
-                and not is_public_host(host)):
+                and not is_public_host(host, self.cfg.connect_timeout_s)):
             raise _Failure("private_address", f"{host} resolves to a non-public address")
         with self.gate.turn(host), deadline_after(self.cfg.timeout_s) as deadline:
             try:

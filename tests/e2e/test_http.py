@@ -228,3 +228,31 @@ def test_connect_timeout_against_a_full_listen_queue() -> None:
             c.close()
         server.close()
 
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("allow_private", [True, False])  # the connection's lookup, and the guard's
+def test_a_resolver_that_never_answers_costs_at_most_the_deadline(monkeypatch: pytest.MonkeyPatch,
+                                                                  allow_private: bool) -> None:
+    import socket
+    import threading
+
+    real, released = socket.getaddrinfo, threading.Event()
+
+    def hanging(host, *args, **kwargs):
+        if host == "silent-dns.test":
+            released.wait(30)  # a resolver that does not answer
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    cfg = CFG.model_copy(update={"allow_private_networks": allow_private, "timeout_s": 2.0,
+                                 "connect_timeout_s": 1.5, "retries": 0})
+    try:
+        with HttpFetcher(cfg) as http:
+            started = time.monotonic()
+            result = http.get("http://silent-dns.test/feed.xml")
+            took = time.monotonic() - started
+    finally:
+        released.set()
+    assert result.error in ("dns_error", "connect_timeout", "timeout") and took < 2.0 + 1.5, (result, took)
