@@ -36,6 +36,7 @@ from pathlib import Path
 
 import lxml.html
 import pyarrow.dataset as ds
+import stopwordsiso
 import trafilatura
 
 from pipeline.articles.extract import extract_page
@@ -123,7 +124,7 @@ def run_pipeline(pages: list[Page], mode: str, work: Path) -> dict[str, dict]:
             "polling": {"respect_robots": False, "max_entries_per_run": 0}})
         run_batch(cfg)
     table = ds.dataset(work / "out" / "articles", format="parquet", partitioning="hive").to_table(
-        columns=["url", "body", "language", "body_source"])
+        columns=["url", "body", "language", "body_source", "keywords"])
     return {row["url"].rsplit("/", 1)[1].removesuffix(".html"): row for row in table.to_pylist()}
 
 
@@ -211,11 +212,30 @@ def evaluate(name: str, pages: list[Page], mode: str, processes: int) -> dict:
         "pipeline": score(pages, ours), "bare_trafilatura": score(pages, theirs),
         "ms_per_page": {"extract_page": round(chosen_ms, 1),
                         "bare_extract": round(1000 * sum(c for _, c in bare.values()) / max(len(pages), 1), 1)},
-        "body_source": dict(sources), "empty_bodies": empty,
+        "body_source": dict(sources), "empty_bodies": empty, "keywords": keyword_check(rows),
         "by_language": {lang: {"pipeline": score(group, ours), "bare_trafilatura": score(group, theirs)}
                         for lang, group in sorted(by_language(pages, rows).items(), key=lambda kv: -len(kv[1]))},
     }
     return result
+
+
+def keyword_check(rows: dict[str, dict]) -> dict[str, dict]:
+    """Per detected language: how many rows have keywords, and every keyword that is a stopword
+    of that language's stopwords-iso list (which should be none), with a sample to read."""
+    out: dict[str, dict] = {}
+    for lang, group in sorted(_by_key(rows.values(), "language").items(), key=lambda kv: -len(kv[1])):
+        stop = {w.casefold() for w in stopwordsiso.stopwords(lang)} if stopwordsiso.has_lang(lang) else set()
+        found = sorted({k for r in group for k in (r["keywords"] or []) if k.casefold() in stop})
+        out[lang] = {"rows": len(group), "with_keywords": sum(bool(r["keywords"]) for r in group),
+                     "stopwords": found, "sample": [list(r["keywords"] or []) for r in group[:2]]}
+    return out
+
+
+def _by_key(rows: Iterable[dict], key: str) -> dict[str, list[dict]]:
+    groups: defaultdict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        groups[row[key] or "und"].append(row)
+    return groups
 
 
 def _fmt(scores: dict) -> str:
@@ -237,6 +257,9 @@ def report(results: Iterable[dict]) -> str:
         for lang, s in r["by_language"].items():
             lines.append(f"  [{lang:>3}] {s['pipeline']['pages']:>4} pages: pipeline {_fmt(s['pipeline'])} | "
                          f"bare {_fmt(s['bare_trafilatura'])}")
+        for lang, k in r["keywords"].items():
+            lines.append(f"  keywords [{lang:>3}] {k['with_keywords']}/{k['rows']} rows with keywords, "
+                         f"stopwords among them: {k['stopwords'] or 'none'}; e.g. {k['sample'][0][:6]}")
     return "\n".join(lines)
 
 

@@ -10,9 +10,11 @@ from pipeline.text import scrub
 
 FeedKind = Literal["feed", "news_sitemap"]
 RejectStage = Literal["poll", "fetch", "extract"]
-# page: extracted from the article page; feed: the feed entry's content or summary (the page
-# failed or had less text); none: neither had any text
-BodySource = Literal["page", "feed", "none"]
+# page: extracted from the article page (page_recall: by trafilatura's recall mode, when its usual
+# passes found too little); feed_content / feed_summary: the feed entry's full content or its
+# summary (the page failed or had less text); none: neither had any text. Files written before
+# these were told apart say `feed` for both feed values.
+BodySource = Literal["page", "page_recall", "feed_content", "feed_summary", "none"]
 
 
 def utc_now() -> datetime:
@@ -99,6 +101,7 @@ class Extracted:
     """Fields trafilatura found on the page; every field may be missing."""
 
     text: str | None = None
+    text_source: BodySource = "page"  # which extraction pass gave `text`
     title: str | None = None
     description: str | None = None
     authors: tuple[str, ...] = ()
@@ -160,7 +163,7 @@ class Article:
     reading_time_min: float = 0.0
     has_paywall: bool | None = None
     keywords: list[str] = field(default_factory=list)
-    body_source: BodySource = "feed"
+    body_source: BodySource = "none"
     http_status: int | None = None
     extractor: str = ""
     run_id: str = ""

@@ -15,7 +15,7 @@ from pipeline.articles.extract import EXTRACTOR
 from pipeline.articles.keywords import keywords
 from pipeline.articles.language import detect_language
 from pipeline.dates import clamp_future, to_utc
-from pipeline.records import Article, Extracted, FeedEntry, utc_now
+from pipeline.records import Article, BodySource, Extracted, FeedEntry, utc_now
 from pipeline.text import content_hash, count_words, primary_language
 from pipeline.urls import canonicalize_url, domain_of, url_key
 
@@ -35,13 +35,18 @@ def _canonical(page_url: str, declared: str | None) -> str:
     return canonicalize_url(page_url)
 
 
-def _pick_body(entry: FeedEntry, page_text: str | None) -> tuple[str | None, str]:
-    feed_text = max((t for t in (entry.content, entry.summary) if t), key=len, default=None)
+def pick_body(entry: FeedEntry, extracted: Extracted) -> tuple[str | None, BodySource]:
+    """The page's body unless it is a teaser against the feed's own text; the feed's full content
+    before its summary."""
+    feed = [(text, source) for text, source in ((entry.content, "feed_content"), (entry.summary, "feed_summary"))
+            if text]
+    feed_text, feed_source = max(feed, key=lambda pair: len(pair[0]), default=(None, "none"))
+    page_text = extracted.text
     if page_text and (count_words(page_text) >= MIN_PAGE_WORDS or not feed_text
                       or len(page_text) >= len(feed_text)):
-        return page_text, "page"
+        return page_text, extracted.text_source
     if feed_text:
-        return feed_text, "feed"
+        return feed_text, feed_source
     return None, "none"
 
 
@@ -49,7 +54,7 @@ def merge_article(entry: FeedEntry, page_url: str, extracted: Extracted | None,
                   http_status: int | None, fetched_at: datetime) -> Article:
     """One article from its feed entry and (when the fetch worked) its page's extracted fields."""
     ex = extracted or Extracted()
-    body, body_source = _pick_body(entry, ex.text)
+    body, body_source = pick_body(entry, ex)
     canonical = _canonical(page_url, ex.canonical_url) if extracted else canonicalize_url(entry.link)
     page_date = clamp_future(to_utc(ex.date), fetched_at) if ex.date else None
     feed_date = entry.published_at or entry.updated_at

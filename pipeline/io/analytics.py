@@ -51,8 +51,8 @@ def group_stats(output: str, by: str, state_path: str | None = None) -> list[dic
     con = _connect(output)
     rows = _dicts(con, f"""
         SELECT {key} AS grp, count(*) AS articles,
-               round(avg((body_source = 'page')::INT), 3) AS body_from_page,
-               round(avg((body_source = 'feed')::INT), 3) AS body_from_feed,
+               round(avg((body_source LIKE 'page%')::INT), 3) AS body_from_page,
+               round(avg((body_source LIKE 'feed%')::INT), 3) AS body_from_feed,
                round(avg((body_source = 'none' OR coalesce(body, '') = '')::INT), 3) AS empty_body_rate,
                round(avg((published_at IS NULL)::INT), 3) AS missing_date_rate,
                round(avg(word_count), 1) AS mean_words
@@ -105,8 +105,8 @@ def language_mix(output: str) -> list[dict]:
 
 def extraction_health(output: str) -> list[dict]:
     return _dicts(_connect(output), """
-        SELECT source, count(*) AS n, sum((body_source = 'page')::INT) AS page,
-               sum((body_source = 'feed')::INT) AS feed,
+        SELECT source, count(*) AS n, sum((body_source LIKE 'page%')::INT) AS page,
+               sum((body_source LIKE 'feed%')::INT) AS feed,
                sum((body_source = 'none')::INT) AS none, sum((published_at IS NULL)::INT) AS no_date
         FROM articles GROUP BY ALL ORDER BY n DESC, source""")
 

@@ -33,7 +33,7 @@ def _entry_order(e: FeedEntry) -> tuple:
 
 def _article_order(a: Article) -> tuple:
     """A body from the page beats one from the feed, then the earliest."""
-    return (a.body_source != "page", a.published_at is None, a.published_at or 0, a.feed_url, a.url)
+    return (not a.body_source.startswith("page"), a.published_at is None, a.published_at or 0, a.feed_url, a.url)
 
 
 class _PickFirst(beam.DoFn):

@@ -32,7 +32,7 @@ def _build(page: Page) -> tuple[Article, Extracted | None, str | None]:
     extracted, error = None, None
     if page.html is not None:
         try:
-            extracted = extract_page(page.html, page.final_url)
+            extracted = extract_page(page.html, page.final_url, page.entry)
         except Exception as err:
             error = f"{type(err).__name__}: {err}"[:500]
     article = merge_article(page.entry, page.final_url, extracted, page.http_status, page.fetched_at)

@@ -84,6 +84,6 @@ def test_a_pdf_served_as_html_is_a_not_html_reject_and_the_feed_text_stands_in(e
     s.routes["/report"] = lambda h: send(h, 200, b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n" + b"\0stream" * 200,
                                          "text/html; charset=utf-8")
     run_batch(_config(s, tmp_path / "out", ["feed.xml"]))
-    assert query(tmp_path / "out", "SELECT title, body_source FROM t") == [("Annual report", "feed")]
+    assert query(tmp_path / "out", "SELECT title, body_source FROM t") == [("Annual report", "feed_summary")]
     [(reason, detail)] = query(tmp_path / "out", "SELECT reason, detail FROM t", dataset="rejects")
     assert reason == "not_html" and "a PDF" in detail

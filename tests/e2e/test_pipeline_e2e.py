@@ -73,7 +73,7 @@ def test_failures_are_rejects_and_fall_back_to_feed_text(demo_runs) -> None:
     assert rejects["not_html"].endswith("/files/report.pdf")
     fallbacks = query(out, "SELECT body_source, http_status, word_count FROM t "
                            "WHERE url LIKE '%missing-page%' OR url LIKE '%report.pdf'")
-    assert sorted(f[:2] for f in fallbacks) == [("feed", 200), ("feed", 404)]
+    assert sorted(f[:2] for f in fallbacks) == [("feed_summary", 200), ("feed_summary", 404)]
     assert all(words > 20 for *_, words in fallbacks)
 
 
@@ -114,7 +114,7 @@ def test_links_to_private_addresses_are_refused_by_default(tmp_path: Path) -> No
     reasons = {r for (r,) in query(tmp_path, "SELECT DISTINCT reason FROM t", dataset="rejects")}
     assert reasons == {"private_address"}
     # Nothing is lost: every entry still becomes a row, from the feed's own text.
-    assert query(tmp_path, "SELECT DISTINCT body_source FROM t") == [("feed",)]
+    assert query(tmp_path, "SELECT DISTINCT body_source FROM t") == [("feed_summary",)]
     assert summary.counters["articles_written"] > 10
 
 
@@ -133,7 +133,7 @@ def test_a_dying_extraction_process_costs_its_pages_not_the_run(tmp_path: Path) 
             extract._build = _REAL_BUILD
     rejects = query(tmp_path, "SELECT url, reason, detail FROM t WHERE stage = 'extract'", dataset="rejects")
     assert len(rejects) == 1 and "comet" in rejects[0][0] and "process died" in rejects[0][2]
-    assert query(tmp_path, "SELECT body_source FROM t WHERE url LIKE '%comet%'") == [("feed",)]
+    assert query(tmp_path, "SELECT body_source FROM t WHERE url LIKE '%comet%'") == [("feed_summary",)]
     assert query(tmp_path, "SELECT count(*) FROM t WHERE body_source = 'page'")[0][0] == 13
     assert summary.counters["articles_written"] == 16
 

@@ -79,7 +79,7 @@ def test_disallowed_paths_get_zero_requests(tmp_path: Path) -> None:
     assert not [p for p in server.requests if p.startswith("/private/")]
     assert query(tmp_path / "out", "SELECT reason, url LIKE '%/private/b.html' FROM t",
                  dataset="rejects") == [("robots_disallowed", True)]
-    assert sorted(query(tmp_path / "out", "SELECT body_source FROM t")) == [("feed",), ("page",)]
+    assert sorted(query(tmp_path / "out", "SELECT body_source FROM t")) == [("feed_summary",), ("page",)]
 
 
 def test_a_backlog_above_the_limit_is_worked_off_in_several_runs_each_entry_once(tmp_path: Path) -> None:

@@ -1,8 +1,14 @@
-"""Page extraction: trafilatura over one parsed tree, plus the JSON-LD paywall flag."""
+"""Page extraction: the ladder of trafilatura passes over one parsed tree, the metadata the feed
+lacks, and the JSON-LD paywall flag."""
 
 from __future__ import annotations
 
-from pipeline.articles.extract import extract_page
+from dataclasses import replace
+
+from trafilatura import load_html
+
+from pipeline.articles.extract import MIN_BODY_CHARS, body_is_doubtful, choose_body, extract_body, extract_page
+from pipeline.records import FeedEntry
 
 _PARAGRAPHS = "".join(
     f"<p>Paragraph {i} of the harbour story: the council met the ferry operators on Tuesday and agreed "
@@ -25,3 +31,36 @@ def test_paywall_flag_from_json_ld_and_nothing_on_garbage() -> None:
             f"<body><article>{_PARAGRAPHS}</article></body></html>")
     assert extract_page(page, "https://example.org/a").accessible_for_free is False
     assert extract_page("", "https://example.org/b").text is None
+
+
+def test_the_cheap_pass_is_kept_when_it_looks_right_and_the_next_is_tried_when_short() -> None:
+    article = "x" * MIN_BODY_CHARS
+    assert choose_body([("page", article)]) == ("page", article)
+    # a short first pass loses to a later, longer one; all short: the longest, the earlier on a tie
+    assert choose_body([("page", "teaser"), ("page", "teaser"), ("page_recall", article)]) == ("page_recall", article)
+    assert choose_body([("page", "ab"), ("page_recall", "abc")]) == ("page_recall", "abc")
+    assert choose_body([("page", "abc"), ("page_recall", "abc")]) == ("page", "abc")
+    # much shorter than the feed's own full text is doubtful too, whatever its length
+    assert body_is_doubtful(article, feed_text="y" * (3 * MIN_BODY_CHARS))
+    assert not body_is_doubtful(article, feed_text="a short summary")
+
+
+def test_a_real_article_is_taken_from_the_first_pass() -> None:
+    tree = load_html(f"<html><body><nav>Home | World</nav><article>{_PARAGRAPHS}</article></body></html>")
+    source, text = extract_body(tree)
+    assert source == "page" and "winter timetable" in text and "Home | World" not in text
+
+
+def test_the_byline_search_runs_only_when_the_feed_has_no_author() -> None:
+    page = ('<html><head><title>Ferry</title></head><body><article><h1>Ferry</h1>'
+            '<p class="byline">By <span class="author">Mona Haddad</span></p>'
+            f"{_PARAGRAPHS}</article></body></html>")
+    entry = FeedEntry("https://example.org/rss", "E", "https://example.org/a", "k")
+    assert extract_page(page, "https://example.org/a", entry).authors == ("Mona Haddad",)
+    with_author = replace(entry, authors=("M. Haddad",))
+    assert extract_page(page, "https://example.org/a", with_author).authors == ()  # the feed's is used
+
+
+def test_the_page_language_is_a_hint_from_its_lang_attribute() -> None:
+    page = f'<html lang="ar-EG" dir="rtl"><body><article>{_PARAGRAPHS}</article></body></html>'
+    assert extract_page(page, "https://example.org/a").language == "ar-EG"

@@ -25,3 +25,15 @@ def test_page_and_feed_dates_come_first() -> None:
     assert page.date_source == "page" and page.published_at == datetime(2026, 11, 18, tzinfo=UTC)
     unknown = merge_article(replace(ENTRY, first_seen_at=None), ENTRY.link, None, None, FETCHED)
     assert (unknown.published_at, unknown.date_source) == (None, None)
+
+
+def test_the_body_says_which_text_it_is() -> None:
+    long_page = " ".join(["word"] * 50)
+    full = replace(ENTRY, content="the whole story " * 10, summary="the lead")
+    assert merge_article(full, full.link, Extracted(text=long_page, text_source="page_recall"), 200,
+                         FETCHED).body_source == "page_recall"
+    teaser = merge_article(full, full.link, Extracted(text="Subscribe to read"), 200, FETCHED)
+    assert (teaser.body, teaser.body_source) == (full.content, "feed_content")
+    summary_only = replace(ENTRY, summary="the lead of the story")
+    assert merge_article(summary_only, ENTRY.link, None, None, FETCHED).body_source == "feed_summary"
+    assert merge_article(ENTRY, ENTRY.link, None, None, FETCHED).body_source == "none"
