@@ -1,8 +1,9 @@
 """The whole flow on one screen.
 
     ticks | DueFeeds | PollFeeds (+ ReadBacklog) | SkipSeenLinks | LimitBacklog | FetchArticles
-          | ExtractArticles | DropDuplicateArticles | StampProvenance | MarkNearDuplicates | WriteParquet
-                                    (+ rejects; RecordState: seen keys, signatures, backlog, feed states)
+          | ExtractArticles | DropSiteBoilerplate | DropDuplicateArticles | StampProvenance
+          | MarkNearDuplicates | WriteParquet
+          (+ rejects; RecordState: seen keys, signatures, line keys, backlog, feed states)
 
 `IngestFeeds` takes ticks, one per poll cycle, so only the source differs between modes: a batch
 run is one tick (`beam.Create`), a streaming job a `PeriodicImpulse` with one window per tick
@@ -23,10 +24,11 @@ from pipeline.io.parquet import articles_root, rejects_root
 from pipeline.records import FeedSource, Reject
 from pipeline.schema import ARTICLE_SCHEMA, REJECT_PARTITIONS, REJECT_SCHEMA
 from pipeline.transforms.backlog import LimitBacklog, ReadBacklog
+from pipeline.transforms.boilerplate import DropSiteBoilerplate
 from pipeline.transforms.dedup import DropDuplicateArticles, SkipSeenLinks
 from pipeline.transforms.extract import ExtractArticles
 from pipeline.transforms.fetch import FetchArticles
-from pipeline.transforms.names import FEED_STATES, REJECTS, SIGNATURES
+from pipeline.transforms.names import FEED_STATES, LINE_KEYS, REJECTS, SIGNATURES
 from pipeline.transforms.neardup import MarkNearDuplicates
 from pipeline.transforms.poll import DueFeeds, PollFeeds
 from pipeline.transforms.record_state import RecordState, StateOutputs
@@ -59,7 +61,8 @@ class IngestFeeds(beam.PTransform):
         taken, deferred = new_entries | "LimitBacklog" >> LimitBacklog(cfg.polling.max_entries_per_run)
         pages = taken | "FetchArticles" >> FetchArticles(cfg.http, cfg.polling.respect_robots)
         articles = pages.pages | "ExtractArticles" >> ExtractArticles(cfg.extract.processes)
-        unique, dropped = articles.articles | "Deduplicate" >> DropDuplicateArticles(cfg.state_path, ticked)
+        cleaned = articles.articles | "DropSiteBoilerplate" >> DropSiteBoilerplate(cfg.state_path, run_id)
+        unique, dropped = cleaned.articles | "Deduplicate" >> DropDuplicateArticles(cfg.state_path, ticked)
         stamped = unique | "StampProvenance" >> StampProvenance(run_id)
         marked = stamped | "MarkNearDuplicates" >> MarkNearDuplicates(
             ticks, cfg.state_path, cfg.dedup.threshold, cfg.dedup.window_days)
@@ -77,5 +80,5 @@ class IngestFeeds(beam.PTransform):
         recorded = StateOutputs(
             kept=kept, dropped=(dropped, near_dropped) | "AllDropped" >> beam.Flatten(),
             feed_states=polled[FEED_STATES], deferred=deferred, consumed=backlog_files,
-            signatures=marked[SIGNATURES])
+            signatures=marked[SIGNATURES], line_keys=cleaned[LINE_KEYS])
         _ = committed | "RecordState" >> RecordState(cfg.state_path, run_id, out.compression, recorded)

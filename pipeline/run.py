@@ -121,6 +121,7 @@ def _run_once(config: Config, beam_args: list[str] | None, run_id: str) -> RunSu
     counters = counters_of(result)
     state.compact_feed_states(config.state_path, run_id)
     state.compact_seen(config.state_path, run_id)
+    state.compact_boilerplate(config.state_path, run_id)
     state.mark_seen_covered(config.state_path, started)  # the next run re-reads only later article files
     feeds = {f.key for f in config.feeds}
     failing = [s for s in state.read_feed_states(config.state_path).values()

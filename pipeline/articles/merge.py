@@ -109,6 +109,13 @@ def analyze(article: Article) -> Article:
     )
 
 
+def with_body(article: Article, body: str) -> Article:
+    """The article with a cleaned body, and everything derived from the body derived again."""
+    if body == article.body:
+        return article
+    return analyze(replace(article, body=body, content_hash=content_hash(body) if body else ""))
+
+
 def stamp(article: Article, run_id: str) -> Article:
     """Run provenance, added once an article has survived deduplication."""
     return replace(article, run_id=run_id, ingest_date=(article.fetched_at or utc_now()).date().isoformat())

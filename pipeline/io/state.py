@@ -29,6 +29,7 @@ from datetime import date, datetime
 
 import pyarrow as pa
 
+from pipeline.articles.boilerplate import KEEP_PAGES
 from pipeline.articles.neardup import signature
 from pipeline.io.parquet import (
     articles_root,
@@ -296,9 +297,59 @@ def compact_seen(state_path: str, run_id: str, max_files: int = 8) -> None:
             fsys.delete_file(file)
 
 
+# --- boilerplate: the line keys of each site's recent pages ---------------------------------
+
+BOILERPLATE = Store("boilerplate", pa.schema([
+    pa.field("domain", pa.string(), nullable=False),
+    pa.field("article_id", pa.string(), nullable=False),
+    pa.field("line_keys", pa.list_(pa.string()), nullable=False),
+    pa.field("seen_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    pa.field("run_id", pa.string(), nullable=False),
+    pa.field("bucket", pa.int32(), nullable=False),  # partition column: bucket_of(domain)
+]), ("bucket",))
+
+
+def boilerplate_row(domain: str, article_id: str, keys: Iterable[str], seen_at: datetime, run_id: str) -> dict:
+    return {"domain": domain, "article_id": article_id, "line_keys": sorted(keys), "seen_at": seen_at,
+            "run_id": run_id, "bucket": bucket_of(domain)}
+
+
+def _newest_pages(state_path: str, bucket: int, keep: int) -> dict[str, dict[str, tuple[datetime, frozenset[str]]]]:
+    root = BOILERPLATE.root(state_path)
+    newest: defaultdict[str, dict[str, tuple[datetime, frozenset[str]]]] = defaultdict(dict)
+    for file in dataset_files(f"{root}/bucket={bucket}"):
+        for row in read_columns(root, file, ["domain", "article_id", "line_keys", "seen_at"]):
+            pages = newest[row["domain"]]
+            known = pages.get(row["article_id"])
+            if known is None or row["seen_at"] > known[0]:
+                pages[row["article_id"]] = (row["seen_at"], frozenset(row["line_keys"]))
+    return {domain: dict(sorted(pages.items(), key=lambda kv: kv[1][0])[-keep:]) for domain, pages in newest.items()}
+
+
+def read_boilerplate_bucket(state_path: str, bucket: int, keep: int) -> dict[str, dict[str, frozenset[str]]]:
+    """domain -> article_id -> line keys, the newest `keep` pages of each site in one bucket."""
+    return {domain: {aid: keys for aid, (_, keys) in pages.items()}
+            for domain, pages in _newest_pages(state_path, bucket, keep).items()}
+
+
+def compact_boilerplate(state_path: str, run_id: str, keep: int = KEEP_PAGES, max_files: int = 8) -> None:
+    """Past `max_files` files in a bucket folder, rewrite it with the newest `keep` pages per site."""
+    root = BOILERPLATE.root(state_path)
+    fsys, _ = filesystem(root)
+    for bucket in range(BUCKETS):
+        files = dataset_files(f"{root}/bucket={bucket}")
+        if len(files) <= max_files:
+            continue
+        BOILERPLATE.write(state_path, (boilerplate_row(domain, aid, keys, seen_at, run_id)
+                                       for domain, pages in _newest_pages(state_path, bucket, keep).items()
+                                       for aid, (seen_at, keys) in pages.items()), f"compacted-{run_id}")
+        for file in files:
+            fsys.delete_file(file)
+
+
 # --- start of a run: debris removed, unreadable state quarantined ------------------------------
 
-STORES = (FEEDS, SEEN, SIGNATURES, BACKLOG)
+STORES = (FEEDS, SEEN, SIGNATURES, BACKLOG, BOILERPLATE)
 
 
 def quarantine_root(state_path: str) -> str:

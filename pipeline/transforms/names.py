@@ -17,7 +17,8 @@ NAMESPACE = "news_ingest"
 COUNTERS = ("feeds_not_due", "feeds_polled", "feeds_not_modified", "feeds_failed", "feed_entries",
             "entries_deferred", "pages_fetched", "pages_failed", "pages_without_text", "already_seen",
             "duplicates_dropped", "near_duplicates", "articles_written", "rejects_written", "files_written",
-            "signatures_written", "seen_keys_written", "backlog_written", "feed_states_written")
+            "signatures_written", "seen_keys_written", "backlog_written", "feed_states_written",
+            "boilerplate_lines_dropped", "boilerplate_pages_written")
 
 # output tags of multi-output stages
 REJECTS = "rejects"
@@ -25,6 +26,7 @@ FEED_STATES = "feed_states"
 DUPLICATES = "duplicates"
 DEFERRED = "deferred"
 SIGNATURES = "signatures"
+LINE_KEYS = "line_keys"
 
 
 LIVE: Tally[str] = Tally()

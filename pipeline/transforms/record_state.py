@@ -28,6 +28,7 @@ class StateOutputs(NamedTuple):
     deferred: beam.PCollection  # entries over the per-run cap
     consumed: beam.PCollection  # (root, file) of the backlog files this tick read
     signatures: beam.PCollection  # near-duplicate signature rows
+    line_keys: beam.PCollection  # each page's line keys, for the site boilerplate store
 
 
 class _FeedHealthRows(beam.DoFn):
@@ -72,6 +73,7 @@ class RecordState(beam.PTransform):
                                 counter=counter, after=after)
 
         _ = out.signatures | "WriteSignatures" >> write(state.SIGNATURES, "signatures_written")
+        _ = out.line_keys | "WriteLineKeys" >> write(state.BOILERPLATE, "boilerplate_pages_written")
         _ = ((out.kept, out.dropped) | "KeptAndDropped" >> beam.Flatten()
              | "Keys" >> beam.FlatMap(remembered_keys)
              | "SeenRows" >> beam.MapTuple(lambda kind, key: state.seen_row(kind, key, run_id))
