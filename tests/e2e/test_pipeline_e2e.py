@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import lxml.html
 import pytest
 from conftest import query
 
@@ -53,6 +54,28 @@ def test_arabic_rows_are_intact_and_detected(demo_runs) -> None:
     assert any(title.startswith("مهرجان التمور") for title, _, _ in rows)  # the windows-1256 page
     assert all("\ufffd" not in (body or "") and "Ø" not in (body or "") for _, body, _ in rows)
     assert query(out, "SELECT count(*) FROM t WHERE language = 'und'")[0][0] == 0
+
+
+def test_no_arabic_page_comes_back_empty_or_cut_short(demo_runs) -> None:
+    """Every Arabic page's body runs from its first paragraph to its last (windows-1256 included)."""
+    from pipeline.articles.decoding import decode_html
+    from pipeline.commands.demo_server import DEMO_DIR
+
+    out, *_ = demo_runs
+    rows = query(out, "SELECT url, body, body_source FROM t WHERE language = 'ar'")
+    pages = {p.name: p for p in (DEMO_DIR / "site" / "articles" / "ar").glob("*.html")}
+    checked = 0
+    for url, body, source in rows:
+        page = pages.get(url.rsplit("/", 1)[1].split("?")[0])
+        if page is None:
+            continue
+        tree = lxml.html.fromstring(decode_html(page.read_bytes(), "text/html")[0])
+        paragraphs = [" ".join(p.text_content().split()) for p in tree.xpath("//div[@class='story-body']//p")]
+        assert source == "page", url
+        flat = " ".join(body.split())
+        assert paragraphs[0] in flat and paragraphs[-1] in flat, url
+        checked += 1
+    assert checked >= 5
 
 
 def test_exact_duplicates_are_dropped(demo_runs) -> None:

@@ -15,7 +15,8 @@ def test_a_line_on_enough_pages_of_a_site_is_dropped_and_nothing_said_once() -> 
     pages = {f"a{i}": line_keys(_story(i)) for i in range(MIN_PAGES)}
     drop = repeated_lines(pages)
     assert drop == line_keys(NEWSLETTER)
-    assert strip_lines(_story(0), drop) == "Story 0 begins with its own lead paragraph about ferry 0.\nIts own ending 0."
+    lines = _story(0).splitlines()
+    assert strip_lines(_story(0), drop) == f"{lines[0]}\n{lines[2]}"
     # one page fewer: the line is not yet "many pages"
     assert repeated_lines(dict(list(pages.items())[:MIN_PAGES - 1])) == frozenset()
 
