@@ -55,11 +55,11 @@ class IngestFeeds(beam.PTransform):
         polled = due | "PollFeeds" >> PollFeeds(cfg.http, cfg.polling)
         waiting, backlog_files = ticks | "ReadBacklog" >> ReadBacklog(cfg.state_path)
         new_entries, _ = ((polled.entries, waiting) | "AllEntries" >> beam.Flatten()
-                          | "SkipSeenLinks" >> SkipSeenLinks(cfg.state_path, ticked))
+                          | "SkipSeenLinks" >> SkipSeenLinks(cfg.state_path, ticked, out.path))
         taken, deferred = new_entries | "LimitBacklog" >> LimitBacklog(cfg.polling.max_entries_per_run)
         pages = taken | "FetchArticles" >> FetchArticles(cfg.http, cfg.polling.respect_robots)
         articles = pages.pages | "ExtractArticles" >> ExtractArticles(cfg.extract.processes)
-        unique, dropped = articles.articles | "Deduplicate" >> DropDuplicateArticles(cfg.state_path, ticked)
+        unique, dropped = articles.articles | "Deduplicate" >> DropDuplicateArticles(cfg.state_path, ticked, out.path)
         stamped = unique | "StampProvenance" >> StampProvenance(run_id)
         marked = stamped | "MarkNearDuplicates" >> MarkNearDuplicates(
             ticks, cfg.state_path, cfg.dedup.threshold, cfg.dedup.window_days)

@@ -86,7 +86,7 @@ def prepared(config: Config, run_id: str) -> Config:
     out = config.output
     ensure_layout(articles_root(out.path), "articles", out.partition_by, out.compression, out.format)
     ensure_layout(rejects_root(out.path), "rejects", REJECT_PARTITIONS, out.compression, out.format)
-    state.check_state(config.state_path, config.output.path, run_id)
+    state.check_state(config.state_path, config.output.path)
     state.rebuild_seen(config.output.path, config.state_path, run_id)
     state.rebuild_signatures(config.output.path, config.state_path, run_id, config.dedup.window_days)
     return config
@@ -120,7 +120,7 @@ def _run_once(config: Config, beam_args: list[str] | None, run_id: str) -> RunSu
     result.wait_until_finish()
     counters = counters_of(result)
     state.compact_feed_states(config.state_path, run_id)
-    state.compact_seen(config.state_path, run_id)
+    state.compact_seen(config.state_path, run_id, config.output.path)
     state.mark_seen_covered(config.state_path, started)  # the next run re-reads only later article files
     feeds = {f.key for f in config.feeds}
     failing = [s for s in state.read_feed_states(config.state_path).values()
