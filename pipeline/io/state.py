@@ -27,8 +27,8 @@ import time
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import suppress
-from dataclasses import asdict, dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 
 import pyarrow as pa
@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
 from pipeline.articles.neardup import signature
+from pipeline.io.lock import commit_claim
 from pipeline.io.parquet import (
     articles_root,
     dataset_files,
@@ -288,6 +289,7 @@ def read_seen_bucket(state_path: str, bucket: int, output_path: str | None = Non
 # have their keys in the seen store: the last run that recorded its keys started then.
 _COVERED = "_covered.json"
 _COVERED_MARGIN_S = 600.0
+_LOCAL_MARGIN_S = 5.0  # local files: one clock, but coarse file times on some file systems
 
 
 def mark_seen_covered(state_path: str, since: float) -> None:
@@ -402,6 +404,51 @@ def compact_seen(state_path: str, run_id: str, output_path: str | None = None, m
         for file in files:
             with suppress(FileNotFoundError):  # quarantined while read
                 fsys.delete_file(file)
+
+
+# --- a run's article files against other runs' on the same state folder ------------------------
+
+@dataclass
+class ExclusiveCommit:
+    """Article files made visible one at a time per state folder (`lock.commit_claim`), each after
+    dropping the rows whose keys an article file of another run committed since `since` (this
+    run's start) already holds: two runs on one state folder never write one article twice, even
+    with the run lock bypassed. The other runs' files are read once each per worker. Remote state
+    has no claim (`lock.commit_claim`), and then no re-read either: without the claim it would
+    narrow the race, not close it, for a listing of the whole dataset per file."""
+
+    state_path: str
+    output_path: str
+    run_id: str
+    since: float
+    _read: set[str] = field(default_factory=set, repr=False)
+    _keys: set[tuple[str, str]] = field(default_factory=set, repr=False)
+
+    @contextmanager
+    def new_rows(self, rows: list[dict]) -> Iterator[list[dict]]:
+        """Hold the claim for the block, which commits the rows yielded (those no other run wrote)."""
+        with commit_claim(self.state_path) as claim:
+            if claim is None:
+                yield rows
+                return
+            self._read_others()
+            yield [row for row in rows if not any(k in self._keys for k in _article_keys(row))]
+
+    def _read_others(self) -> None:
+        root = articles_root(self.output_path)
+        fsys, _ = filesystem(root)
+        margin = _COVERED_MARGIN_S if "://" in root and not root.startswith("file://") else _LOCAL_MARGIN_S
+        ours = f"part-{self.run_id}-"
+        for info in fsys.get_file_info([f for f in dataset_files(root) if f not in self._read]):
+            self._read.add(info.path)  # a committed file never changes: judged once
+            if info.base_name.startswith(ours) or (info.mtime is not None
+                                                   and info.mtime.timestamp() < self.since - margin):
+                continue
+            try:
+                for row in read_columns(root, info.path, ["article_id", "content_hash", "url"]):
+                    self._keys.update(_article_keys(row))
+            except (OSError, ValueError, pa.ArrowException) as err:
+                log.warning("cannot read article file %s (%s): its rows are not checked against", info.path, err)
 
 
 # --- start of a run: debris removed, unreadable state quarantined ------------------------------

@@ -17,7 +17,8 @@ NAMESPACE = "news_ingest"
 COUNTERS = ("feeds_not_due", "feeds_polled", "feeds_not_modified", "feeds_failed", "feed_entries",
             "entries_deferred", "pages_fetched", "pages_failed", "pages_without_text", "already_seen",
             "duplicates_dropped", "near_duplicates", "articles_written", "rejects_written", "files_written",
-            "signatures_written", "seen_keys_written", "backlog_written", "feed_states_written")
+            "signatures_written", "seen_keys_written", "backlog_written", "feed_states_written",
+            "committed_by_another_run")
 
 # output tags of multi-output stages
 REJECTS = "rejects"
