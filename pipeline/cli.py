@@ -258,6 +258,9 @@ def _print_summary(summary: RunSummary) -> None:
         print(f"  the backlog took {summary.runs} runs (polling.max_entries_per_run)")
     if c["entries_deferred"]:
         print(f"  {c['entries_deferred']} new entries wait for the next run")
+    if c["committed_by_another_run"]:
+        print(f"  {c['committed_by_another_run']} articles not written: another run on this state folder "
+              "had just written them")
     for feed in summary.failing_feeds:
         print(f"  failing: {feed.feed_url}: {feed.last_error} ({feed.consecutive_failures} in a row, "
               f"next try {feed.next_due_at:%Y-%m-%d %H:%M} UTC)")

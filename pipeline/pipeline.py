@@ -15,12 +15,14 @@ runs. State that says "done" is written only after the articles it vouches for.
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import apache_beam as beam
 from apache_beam.transforms import window
 
 from pipeline.config import Config
 from pipeline.io.parquet import articles_root, rejects_root
+from pipeline.io.state import ExclusiveCommit
 from pipeline.records import FeedSource, Reject
 from pipeline.schema import ARTICLE_SCHEMA, REJECT_PARTITIONS, REJECT_SCHEMA
 from pipeline.transforms.backlog import LimitBacklog, ReadBacklog
@@ -45,11 +47,14 @@ def _reject_row(reject: Reject, run_id: str) -> dict:
 
 
 class IngestFeeds(beam.PTransform):
-    """Ticks in; articles, rejects and state written out."""
+    """Ticks in; articles, rejects and state written out. `started`: when the run started, before
+    it read any state (by default, now); article files other runs commit after it are checked."""
 
-    def __init__(self, config: Config, run_id: str, tick_windows: window.WindowFn | None = None):
+    def __init__(self, config: Config, run_id: str, tick_windows: window.WindowFn | None = None,
+                 started: float | None = None):
         super().__init__()
         self.config, self.run_id, self.tick_windows = config, run_id, tick_windows
+        self.started = time.time() if started is None else started
 
     def expand(self, ticks: beam.PCollection) -> None:
         cfg, run_id, out, ticked = self.config, self.run_id, self.config.output, self.tick_windows
@@ -57,21 +62,22 @@ class IngestFeeds(beam.PTransform):
         polled = due | "PollFeeds" >> PollFeeds(cfg.http, cfg.polling)
         waiting, backlog_files = ticks | "ReadBacklog" >> ReadBacklog(cfg.state_path)
         new_entries, _ = ((polled.entries, waiting) | "AllEntries" >> beam.Flatten()
-                          | "SkipSeenLinks" >> SkipSeenLinks(cfg.state_path, ticked))
+                          | "SkipSeenLinks" >> SkipSeenLinks(cfg.state_path, ticked, out.path))
         taken, deferred = new_entries | "LimitBacklog" >> LimitBacklog(cfg.polling.max_entries_per_run)
         pages = taken | "FetchArticles" >> FetchArticles(cfg.http, cfg.polling.respect_robots)
         articles = pages.pages | "ExtractArticles" >> ExtractArticles(cfg.extract.processes)
         cleaned = articles.articles | "DropSiteBoilerplate" >> DropSiteBoilerplate(cfg.state_path, run_id)
-        unique, dropped = cleaned.articles | "Deduplicate" >> DropDuplicateArticles(cfg.state_path, ticked)
+        unique, dropped = cleaned.articles | "Deduplicate" >> DropDuplicateArticles(cfg.state_path, ticked, out.path)
         stamped = unique | "StampProvenance" >> StampProvenance(run_id)
         marked = stamped | "MarkNearDuplicates" >> MarkNearDuplicates(
             ticks, cfg.state_path, cfg.dedup.threshold, cfg.dedup.window_days)
         kept, near_dropped = marked.articles | "NearDuplicatePolicy" >> beam.Partition(
             lambda a, _, drop: int(drop and a.duplicate_of is not None), 2,
             drop=cfg.dedup.near_duplicates == "drop")
+        exclusive = ExclusiveCommit(cfg.state_path, out.path, run_id, self.started) if out.format == "parquet" else None
         committed = kept | "WriteArticles" >> WriteParquet(
             articles_root(out.path), ARTICLE_SCHEMA, out.partition_by, run_id, out.compression,
-            counter="articles_written", table_format=out.format)
+            counter="articles_written", table_format=out.format, exclusive=exclusive)
 
         _ = ((polled[REJECTS], pages[REJECTS], articles[REJECTS]) | "AllRejects" >> beam.Flatten()
              | "RejectRows" >> beam.Map(_reject_row, run_id=run_id)

@@ -86,7 +86,7 @@ def prepared(config: Config, run_id: str) -> Config:
     out = config.output
     ensure_layout(articles_root(out.path), "articles", out.partition_by, out.compression, out.format)
     ensure_layout(rejects_root(out.path), "rejects", REJECT_PARTITIONS, out.compression, out.format)
-    state.check_state(config.state_path, config.output.path, run_id)
+    state.check_state(config.state_path, config.output.path)
     state.rebuild_seen(config.output.path, config.state_path, run_id)
     state.rebuild_signatures(config.output.path, config.state_path, run_id, config.dedup.window_days)
     return config
@@ -115,12 +115,12 @@ def _run_once(config: Config, beam_args: list[str] | None, run_id: str) -> RunSu
     config = prepared(config, run_id)
     log.info("run started: %d feeds", len(config.feeds), extra={"event": "run_started"})
     p = beam.Pipeline(options=pipeline_options(beam_args or []))
-    _ = (p | "Tick" >> beam.Create([run_id]) | "Ingest" >> IngestFeeds(config, run_id))
+    _ = (p | "Tick" >> beam.Create([run_id]) | "Ingest" >> IngestFeeds(config, run_id, started=started))
     result = p.run()
     result.wait_until_finish()
     counters = counters_of(result)
     state.compact_feed_states(config.state_path, run_id)
-    state.compact_seen(config.state_path, run_id)
+    state.compact_seen(config.state_path, run_id, config.output.path)
     state.compact_boilerplate(config.state_path, run_id)
     state.mark_seen_covered(config.state_path, started)  # the next run re-reads only later article files
     feeds = {f.key for f in config.feeds}
@@ -129,9 +129,10 @@ def _run_once(config: Config, beam_args: list[str] | None, run_id: str) -> RunSu
     for feed in failing:
         log.info("feed failed: %s: %s (%d in a row)", feed.feed_url, feed.last_error, feed.consecutive_failures,
                     extra={"event": "feed_failed", "feed_url": feed.feed_url})
-    log.info("run committed: %d articles and %d rejects written in %d files; %d feeds polled, %d failed",
-             counters["articles_written"], counters["rejects_written"], counters["files_written"],
-             counters["feeds_polled"], counters["feeds_failed"], extra={"event": "run_committed", "counts": counters})
+    log.info("run committed: %d articles and %d rejects written in %d files; %d feeds polled, %d failed; "
+             "%d articles already written by another run on this state", counters["articles_written"],
+             counters["rejects_written"], counters["files_written"], counters["feeds_polled"], counters["feeds_failed"],
+             counters["committed_by_another_run"], extra={"event": "run_committed", "counts": counters})
     return RunSummary(run_id, counters, failing)
 
 

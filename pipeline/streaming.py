@@ -122,12 +122,12 @@ def ticks(p: beam.Pipeline, tick_s: float, stop_after_s: float | None) -> beam.P
 
 def run_unbounded(config: Config, beam_args: list[str], stop_after_s: float | None) -> None:
     """Submit the unbounded graph to a distributed runner and wait for it."""
-    run_id = new_run_id()
+    run_id, started = new_run_id(), time.time()
     config = prepared(config, run_id)
     options = pipeline_options([*beam_args, "--streaming"])
     p = beam.Pipeline(options=options)
     tick_s = config.streaming.tick_s
-    _ = ticks(p, tick_s, stop_after_s) | "Ingest" >> IngestFeeds(config, run_id, window.FixedWindows(tick_s))
+    _ = ticks(p, tick_s, stop_after_s) | "Ingest" >> IngestFeeds(config, run_id, window.FixedWindows(tick_s), started)
     p.run().wait_until_finish()
 
 

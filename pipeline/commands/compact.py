@@ -32,4 +32,4 @@ def compact_output(output: str, state_path: str | None, partitions: list[str], m
         for done in compact(root, key, tag, wanted, min_age_s):
             yield (f"{root}/{done.partition}: {done.files_in} files, {done.rows_in} rows -> 1 file, "
                    f"{done.rows_out} rows")
-    state.compact_seen(state_path or default_state_path(output), tag)
+    state.compact_seen(state_path or default_state_path(output), tag, output)

@@ -8,11 +8,14 @@ articles dataset stays the source of truth: a seen store that is missing is rebu
 `article_id`/`content_hash` columns (`rebuild_seen`), so losing `<state>` costs refetches, never
 duplicate rows.
 
-A state file that does not read whole (not Parquet, truncated, a bad compressed page) is moved to
-`<state>/quarantine/` with a warning naming it at the start of a run (`check_state`), and the run
-goes on from what can be rebuilt: seen keys from the articles; a feed's state falls back to its
-previous snapshot (or a first poll); lost signatures only weaken near-duplicate marking for those
-articles; lost backlog entries are fetched again only if their feed still lists them.
+A state file that does not read (not Parquet, truncated, a bad compressed page) is moved to
+`<state>/quarantine/` with a warning naming it where it is read (`quarantine`), and the run goes on
+from what can be rebuilt: a seen bucket's keys from the articles at once (`read_seen_bucket`), and
+the whole seen store and the signatures of the window at the next run's start (`rebuild_seen`,
+`rebuild_signatures`, flagged by a `_rebuild` file in the store); a feed's state falls back to its
+previous snapshot (or a first poll); lost backlog entries are fetched again only if their feed
+still lists them. The start of a run checks only each file's footer (`check_state`): decoding
+every page there would read the stores a second time beside the seeding.
 """
 
 from __future__ import annotations
@@ -23,14 +26,18 @@ import re
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 
 import pyarrow as pa
+import pyarrow.parquet as pq
+from pyarrow import fs as pafs
 
 from pipeline.articles.boilerplate import KEEP_PAGES
 from pipeline.articles.neardup import signature
+from pipeline.io.lock import commit_claim
 from pipeline.io.parquet import (
     articles_root,
     dataset_files,
@@ -70,6 +77,65 @@ class Store:
             write_atomically(self.root(state_path), folder, schema, [pa.Table.from_pylist(part, schema=schema)], tag)
 
 
+# --- unreadable files: quarantined where they are read ------------------------------------------
+
+_REBUILD = "_rebuild"  # in a store's folder: some of its files went to quarantine since its last rebuild
+
+
+def quarantine_root(state_path: str) -> str:
+    return f"{state_path.rstrip('/')}/quarantine"
+
+
+def quarantine(state_path: str, file: str, problem: str) -> str | None:
+    """Move an unreadable state file to `<state>/quarantine/` with a warning naming it, and flag its
+    store for a rebuild; returns the new path (None when another reader moved it first, or the move
+    failed: the file is then only skipped)."""
+    fsys, base = filesystem(state_path)
+    folder = file[len(base):].lstrip("/").split("/", 1)[0] if file.startswith(base) else ""
+    try:
+        target = move_aside(state_path, file, quarantine_root(state_path))
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        log.warning("state file %s is unreadable (%s) and could not be moved aside (%s): skipped",
+                    file, problem, err)
+        return None
+    log.warning("state file %s is unreadable (%s): moved to %s; the run continues without it",
+                file, problem, target)
+    if folder in (SEEN.folder, SIGNATURES.folder):
+        with fsys.open_output_stream(f"{base}/{folder}/{_REBUILD}") as out:
+            out.write(json.dumps({"quarantined": target}).encode())
+    return target
+
+
+def _rebuild_flagged(store: Store, state_path: str) -> bool:
+    fsys, base = filesystem(store.root(state_path))
+    return fsys.get_file_info(f"{base}/{_REBUILD}").type == pafs.FileType.File
+
+
+def _rebuilt(store: Store, state_path: str) -> None:
+    fsys, base = filesystem(store.root(state_path))
+    with suppress(FileNotFoundError):
+        fsys.delete_file(f"{base}/{_REBUILD}")
+
+
+def _read_store_file(state_path: str, root: str, file: str, columns: Sequence[str]) -> list[dict] | None:
+    """Some columns of one state file, all or nothing; None when it does not read (it is then
+    quarantined) or is gone (moved or consumed meanwhile by another reader or run)."""
+    try:
+        return list(read_columns(root, file, columns))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, pa.ArrowException) as err:
+        quarantine(state_path, file, f"{type(err).__name__}: {err}")
+        return None
+
+
+def _state_of(root: str) -> str:
+    """The state folder of a store's root (`Store.root`)."""
+    return root.rstrip("/").rsplit("/", 1)[0]
+
+
 # --- feed states: one JSON snapshot row per poll, newest wins ---------------------------------
 
 FEEDS = Store("feeds", pa.schema([
@@ -91,7 +157,7 @@ def read_feed_states(state_path: str) -> dict[str, FeedState]:
     root = FEEDS.root(state_path)
     latest: dict[str, tuple] = {}
     for file in dataset_files(root):
-        for row in read_columns(root, file, ["feed_url", "updated_at", "state"]):
+        for row in _read_store_file(state_path, root, file, ["feed_url", "updated_at", "state"]) or ():
             if row["feed_url"] not in latest or row["updated_at"] >= latest[row["feed_url"]][0]:
                 latest[row["feed_url"]] = (row["updated_at"], row["state"])
     return {url: FeedState.from_dict(json.loads(state)) for url, (_, state) in latest.items()}
@@ -133,8 +199,9 @@ def signature_files(state_path: str, since: date) -> list[tuple[str, str]]:
     return files
 
 
-def read_signatures(root: str, file: str) -> Iterator[dict]:
-    yield from read_columns(root, file, ["article_id", "cluster_id", "published_at", "signature"])
+def read_signatures(root: str, file: str) -> list[dict]:
+    return _read_store_file(_state_of(root), root, file,
+                            ["article_id", "cluster_id", "published_at", "signature"]) or []
 
 
 # --- backlog: entries deferred by the per-run cap ---------------------------------------------
@@ -159,7 +226,7 @@ def backlog_files(state_path: str) -> list[tuple[str, str]]:
 
 def read_backlog(root: str, file: str) -> Iterator[FeedEntry]:
     """Entries a capped run left for later (`pipeline.transforms.backlog`)."""
-    for row in read_columns(root, file, ["entry"]):
+    for row in _read_store_file(_state_of(root), root, file, ["entry"]) or ():
         data = json.loads(row["entry"])
         for key in ("published_at", "updated_at", "first_seen_at"):
             data[key] = datetime.fromisoformat(data[key]) if data.get(key) else None
@@ -169,8 +236,10 @@ def read_backlog(root: str, file: str) -> Iterator[FeedEntry]:
 
 
 def delete_file(root: str, file: str) -> None:
+    """A consumed backlog file; one gone already (quarantined, or consumed by another run) is fine."""
     fsys, _ = filesystem(root)
-    fsys.delete_file(file)
+    with suppress(FileNotFoundError):
+        fsys.delete_file(file)
 
 
 # --- seen keys, in hash-bucket folders ---------------------------------------------------------
@@ -195,12 +264,24 @@ def seen_row(kind: str, key: str, run_id: str) -> dict:
     return {"kind": kind, "key": key, "run_id": run_id, "bucket": bucket_of(key)}
 
 
-def read_seen_bucket(state_path: str, bucket: int) -> dict[str, set[str]]:
-    """kind -> keys of one bucket, everything earlier runs recorded."""
+def read_seen_bucket(state_path: str, bucket: int, output_path: str | None = None) -> dict[str, set[str]]:
+    """kind -> keys of one bucket, everything earlier runs recorded. When one of its files does not
+    read (quarantined, by this reader or by another one of the same bucket), the bucket's keys are
+    rebuilt from the articles under `output_path` at once and written back, so this run does not
+    take those articles for new."""
     root = SEEN.root(state_path)
     keys: defaultdict[str, set[str]] = defaultdict(set)
+    lost = False
     for file in dataset_files(f"{root}/bucket={bucket}"):
-        for row in read_columns(root, file, ["kind", "key"]):
+        rows = _read_store_file(state_path, root, file, ["kind", "key"])
+        lost = lost or rows is None
+        for row in rows or ():
+            keys[row["kind"]].add(row["key"])
+    if output_path is not None and lost:
+        rows = [row for row in article_seen_rows(output_path, 0.0, "rebuilt") if row["bucket"] == bucket]
+        SEEN.write(state_path, rows, f"rebuilt-bucket{bucket}")
+        log.warning("seen keys of bucket %d rebuilt from the articles after quarantine: %d keys", bucket, len(rows))
+        for row in rows:
             keys[row["kind"]].add(row["key"])
     return keys
 
@@ -209,6 +290,7 @@ def read_seen_bucket(state_path: str, bucket: int) -> dict[str, set[str]]:
 # have their keys in the seen store: the last run that recorded its keys started then.
 _COVERED = "_covered.json"
 _COVERED_MARGIN_S = 600.0
+_LOCAL_MARGIN_S = 5.0  # local files: one clock, but coarse file times on some file systems
 
 
 def mark_seen_covered(state_path: str, since: float) -> None:
@@ -231,16 +313,19 @@ def _covered_until(state_path: str) -> float:
         return 0.0
 
 
-def rebuild_seen(output_path: str, state_path: str, run_id: str, force: bool = False) -> int:
-    """Seen keys of the article files the seen store may not cover: all of them when the store is
-    empty (state lost or moved) or `force` (part of it quarantined), else those committed since the
-    last run that recorded its keys started (`mark_seen_covered`). A run killed between its
-    article files and its seen keys, or one that failed part way, leaves files only this finds: so
-    the next run never writes their articles again. Returns the number of keys written. An
+def _article_keys(row: dict) -> list[tuple[str, str]]:
+    """The seen keys an article row stands for (as `transforms.dedup.remembered_keys`, from a row)."""
+    keys = [(URL, row["article_id"])]
+    if row.get("url"):
+        keys.append((URL, url_key(canonicalize_url(row["url"]))))
+    if row.get("content_hash"):
+        keys.append((CONTENT, row["content_hash"]))
+    return keys
+
+
+def article_seen_rows(output_path: str, since: float, run_id: str) -> list[dict]:
+    """Seen rows of the article files committed at or after `since` (every file for 0). An
     unreadable article file is skipped with a warning (the articles are the user's data)."""
-    since = 0.0
-    if not force and dataset_files(SEEN.root(state_path)):
-        since = _covered_until(state_path) - _COVERED_MARGIN_S
     root, rows = articles_root(output_path), []
     fsys, _ = filesystem(root)
     files = [info.path for info in fsys.get_file_info(dataset_files(root))
@@ -251,38 +336,62 @@ def rebuild_seen(output_path: str, state_path: str, run_id: str, force: bool = F
             log.warning("cannot read article file %s (%s): its seen keys are not rebuilt", file, problem)
             continue
         for row in read_columns(root, file, ["article_id", "content_hash", "url"]):
-            rows.append(seen_row(URL, row["article_id"], run_id))
-            if row.get("url"):
-                rows.append(seen_row(URL, url_key(canonicalize_url(row["url"])), run_id))
-            if row.get("content_hash"):
-                rows.append(seen_row(CONTENT, row["content_hash"], run_id))
+            rows.extend(seen_row(kind, key, run_id) for kind, key in _article_keys(row))
+    return rows
+
+
+def rebuild_seen(output_path: str, state_path: str, run_id: str) -> int:
+    """Seen keys of the article files the seen store may not cover: all of them when the store is
+    empty (state lost or moved) or flagged (part of it quarantined), else those committed since the
+    last run that recorded its keys started (`mark_seen_covered`). A run killed between its
+    article files and its seen keys, or one that failed part way, leaves files only this finds: so
+    the next run never writes their articles again. Returns the number of keys written."""
+    flagged = _rebuild_flagged(SEEN, state_path)
+    since = 0.0
+    if not flagged and dataset_files(SEEN.root(state_path)):
+        since = _covered_until(state_path) - _COVERED_MARGIN_S
+    rows = article_seen_rows(output_path, since, run_id)
     SEEN.write(state_path, rows, f"rebuilt-{run_id}")
+    if flagged:
+        log.warning("seen keys rebuilt from the articles after quarantine: %d keys", len(rows))
+        _rebuilt(SEEN, state_path)
     return len(rows)
 
 
 def rebuild_signatures(output_path: str, state_path: str, run_id: str, window_days: int) -> int:
-    """Near-duplicate signatures of the articles committed within `window_days`, when the store has
-    none (state lost, or its files quarantined): later copies of a story then still join its
-    cluster. Judged by file time, which is the commit time. Returns the signatures written."""
-    if window_days <= 0 or dataset_files(SIGNATURES.root(state_path)):
+    """Near-duplicate signatures of the articles committed within `window_days` that the store
+    lacks, when it has none (state lost) or some of its files were quarantined: later copies of a
+    story then still join its cluster. Signatures that survived are not written again. Judged by
+    file time, which is the commit time. Returns the signatures written."""
+    root = SIGNATURES.root(state_path)
+    stored = dataset_files(root)
+    flagged = _rebuild_flagged(SIGNATURES, state_path)
+    if window_days <= 0 or (stored and not flagged):
         return 0
-    root, rows = articles_root(output_path), []
-    fsys, _ = filesystem(root)
+    have = {row["article_id"] for file in stored for row in _read_store_file(state_path, root, file, ["article_id"])}
+    articles, rows = articles_root(output_path), []
+    fsys, _ = filesystem(articles)
     since = time.time() - window_days * 86400
-    for info in fsys.get_file_info(dataset_files(root)):
-        if (info.mtime is not None and info.mtime.timestamp() < since) or verify_file(root, info.path):
+    for info in fsys.get_file_info(dataset_files(articles)):
+        if (info.mtime is not None and info.mtime.timestamp() < since) or verify_file(articles, info.path):
             continue
         day = re.search(r"ingest_date=(\d{4}-\d{2}-\d{2})", info.path)
         ingest_date = day.group(1) if day else (info.mtime or utc_now()).date().isoformat()
-        for row in read_columns(root, info.path, ["article_id", "cluster_id", "published_at", "body"]):
+        for row in read_columns(articles, info.path, ["article_id", "cluster_id", "published_at", "body"]):
+            if row["article_id"] in have:
+                continue
+            have.add(row["article_id"])
             rows.append({"article_id": row["article_id"], "cluster_id": row.get("cluster_id") or row["article_id"],
                          "published_at": row.get("published_at"), "signature": signature(row.get("body") or ""),
                          "ingest_date": ingest_date})
     SIGNATURES.write(state_path, rows, f"rebuilt-{run_id}")
+    if flagged:
+        log.warning("near-duplicate signatures rebuilt from the articles after quarantine: %d", len(rows))
+        _rebuilt(SIGNATURES, state_path)
     return len(rows)
 
 
-def compact_seen(state_path: str, run_id: str, max_files: int = 8) -> None:
+def compact_seen(state_path: str, run_id: str, output_path: str | None = None, max_files: int = 8) -> None:
     """Past `max_files` files in a bucket folder, rewrite it as one file (each run adds one per bucket)."""
     root = SEEN.root(state_path)
     fsys, _ = filesystem(root)
@@ -290,11 +399,57 @@ def compact_seen(state_path: str, run_id: str, max_files: int = 8) -> None:
         files = dataset_files(f"{root}/bucket={bucket}")
         if len(files) <= max_files:
             continue
-        keys = read_seen_bucket(state_path, bucket)
+        keys = read_seen_bucket(state_path, bucket, output_path)
         SEEN.write(state_path, (seen_row(kind, key, run_id) for kind, ks in keys.items() for key in ks),
                    f"compacted-{run_id}")
         for file in files:
-            fsys.delete_file(file)
+            with suppress(FileNotFoundError):  # quarantined while read
+                fsys.delete_file(file)
+
+
+# --- a run's article files against other runs' on the same state folder ------------------------
+
+@dataclass
+class ExclusiveCommit:
+    """Article files made visible one at a time per state folder (`lock.commit_claim`), each after
+    dropping the rows whose keys an article file of another run committed since `since` (this
+    run's start) already holds: two runs on one state folder never write one article twice, even
+    with the run lock bypassed. The other runs' files are read once each per worker. Remote state
+    has no claim (`lock.commit_claim`), and then no re-read either: without the claim it would
+    narrow the race, not close it, for a listing of the whole dataset per file."""
+
+    state_path: str
+    output_path: str
+    run_id: str
+    since: float
+    _read: set[str] = field(default_factory=set, repr=False)
+    _keys: set[tuple[str, str]] = field(default_factory=set, repr=False)
+
+    @contextmanager
+    def new_rows(self, rows: list[dict]) -> Iterator[list[dict]]:
+        """Hold the claim for the block, which commits the rows yielded (those no other run wrote)."""
+        with commit_claim(self.state_path) as claim:
+            if claim is None:
+                yield rows
+                return
+            self._read_others()
+            yield [row for row in rows if not any(k in self._keys for k in _article_keys(row))]
+
+    def _read_others(self) -> None:
+        root = articles_root(self.output_path)
+        fsys, _ = filesystem(root)
+        margin = _COVERED_MARGIN_S if "://" in root and not root.startswith("file://") else _LOCAL_MARGIN_S
+        ours = f"part-{self.run_id}-"
+        for info in fsys.get_file_info([f for f in dataset_files(root) if f not in self._read]):
+            self._read.add(info.path)  # a committed file never changes: judged once
+            if info.base_name.startswith(ours) or (info.mtime is not None
+                                                   and info.mtime.timestamp() < self.since - margin):
+                continue
+            try:
+                for row in read_columns(root, info.path, ["article_id", "content_hash", "url"]):
+                    self._keys.update(_article_keys(row))
+            except (OSError, ValueError, pa.ArrowException) as err:
+                log.warning("cannot read article file %s (%s): its rows are not checked against", info.path, err)
 
 
 # --- boilerplate: the line keys of each site's recent pages ---------------------------------
@@ -318,7 +473,7 @@ def _newest_pages(state_path: str, bucket: int, keep: int) -> dict[str, dict[str
     root = BOILERPLATE.root(state_path)
     newest: defaultdict[str, dict[str, tuple[datetime, frozenset[str]]]] = defaultdict(dict)
     for file in dataset_files(f"{root}/bucket={bucket}"):
-        for row in read_columns(root, file, ["domain", "article_id", "line_keys", "seen_at"]):
+        for row in _read_store_file(state_path, root, file, ["domain", "article_id", "line_keys", "seen_at"]) or ():
             pages = newest[row["domain"]]
             known = pages.get(row["article_id"])
             if known is None or row["seen_at"] > known[0]:
@@ -352,29 +507,25 @@ def compact_boilerplate(state_path: str, run_id: str, keep: int = KEEP_PAGES, ma
 STORES = (FEEDS, SEEN, SIGNATURES, BACKLOG, BOILERPLATE)
 
 
-def quarantine_root(state_path: str) -> str:
-    return f"{state_path.rstrip('/')}/quarantine"
-
-
-def check_state(state_path: str, output_path: str, run_id: str) -> list[str]:
-    """Remove temp files older than a day (state and output), move every state file that does not
-    read whole to `<state>/quarantine/` with a warning naming it, and rebuild the seen keys when
-    one of theirs went; returns the quarantined files' new paths."""
+def check_state(state_path: str, output_path: str) -> list[str]:
+    """Remove temp files older than a day (state and output) and quarantine every state file whose
+    footer does not read (not Parquet, truncated, empty); returns the quarantined files' new paths.
+    Only footers: a bad page inside a file is found, and the file quarantined, where it is read."""
     for root in (state_path, output_path):
         for path in remove_stale_temps(root):
             log.info("removed a stale temporary file %s", path)
     moved: list[str] = []
     for store in STORES:
         root = store.root(state_path)
+        fsys, _ = filesystem(root)
         for file in dataset_files(root):
-            problem = verify_file(root, file)
-            if problem is None:
+            try:
+                with fsys.open_input_file(file) as handle:
+                    pq.read_metadata(handle)
+            except FileNotFoundError:
                 continue
-            target = move_aside(state_path, file, quarantine_root(state_path))
-            log.warning("state file %s is unreadable (%s): moved to %s; the run continues without it",
-                        file, problem, target)
-            moved.append(target)
-    if any("/quarantine/seen/" in path for path in moved):
-        keys = rebuild_seen(output_path, state_path, run_id, force=True)
-        log.warning("seen keys rebuilt from the articles after quarantine: %d keys", keys)
+            except (OSError, ValueError, pa.ArrowException) as err:
+                target = quarantine(state_path, file, f"{type(err).__name__}: {err}")
+                if target:
+                    moved.append(target)
     return moved

@@ -65,14 +65,14 @@ class _Unseen(beam.DoFn):
     known = counter("already_seen")
     dropped = counter("duplicates_dropped")
 
-    def __init__(self, kind: str, state_path: str):
-        self.kind, self.state_path = kind, state_path
+    def __init__(self, kind: str, state_path: str, output_path: str | None):
+        self.kind, self.state_path, self.output_path = kind, state_path, output_path
 
     def process(self, element: tuple[int, tuple[str, object]], seen=_SEEN_STATE):
         bucket, (key, item) = element
         keys = seen.read()
         if keys is None:
-            keys = _BucketKeys(frozenset(state.read_seen_bucket(self.state_path, bucket)[self.kind]))
+            keys = _BucketKeys(frozenset(state.read_seen_bucket(self.state_path, bucket, self.output_path)[self.kind]))
         if key in keys.stored or key in keys.added:
             (self.known if key in keys.stored else self.dropped).inc()
             yield beam.pvalue.TaggedOutput(DUPLICATES, item)
@@ -83,13 +83,15 @@ class _Unseen(beam.DoFn):
 
 
 def _first_unseen(items: beam.PCollection, key: Callable, order: Callable, kind: str, state_path: str,
-                  tick_windows: window.WindowFn | None, label: str) -> tuple[beam.PCollection, beam.PCollection]:
-    """(unique, duplicates) of `items` by `key`."""
+                  tick_windows: window.WindowFn | None, label: str,
+                  output_path: str | None) -> tuple[beam.PCollection, beam.PCollection]:
+    """(unique, duplicates) of `items` by `key`; `output_path`'s articles rebuild a bucket whose
+    seen files do not read."""
     picked = (items
               | f"{label}Key" >> beam.Map(lambda x: (key(x), x)).with_output_types(tuple[str, object])
               | f"{label}Group" >> beam.GroupByKey()
               | f"{label}PickFirst" >> beam.ParDo(_PickFirst(order)).with_outputs(DUPLICATES, main="first"))
-    unseen = beam.ParDo(_Unseen(kind, state_path)).with_outputs(DUPLICATES, main="unique")
+    unseen = beam.ParDo(_Unseen(kind, state_path, output_path)).with_outputs(DUPLICATES, main="unique")
     unique, known = (picked.first
                      | f"{label}Bucket" >> beam.Map(lambda kv: (state.bucket_of(kv[0]), kv)
                                                     ).with_output_types(tuple[int, tuple[str, object]])
@@ -101,28 +103,30 @@ def _first_unseen(items: beam.PCollection, key: Callable, order: Callable, kind:
 class SkipSeenLinks(beam.PTransform):
     """Before fetching: drop entries whose canonical link an earlier run (or another feed) has."""
 
-    def __init__(self, state_path: str, tick_windows: window.WindowFn | None = None):
+    def __init__(self, state_path: str, tick_windows: window.WindowFn | None = None,
+                 output_path: str | None = None):
         super().__init__()
-        self.state_path, self.tick_windows = state_path, tick_windows
+        self.state_path, self.tick_windows, self.output_path = state_path, tick_windows, output_path
 
     def expand(self, entries: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
         return _first_unseen(entries, lambda e: e.url_key, _entry_order, state.URL, self.state_path,
-                             self.tick_windows, "Link")
+                             self.tick_windows, "Link", self.output_path)
 
 
 class DropDuplicateArticles(beam.PTransform):
     """After extraction: drop repeats of a canonical URL, then of a normalised body."""
 
-    def __init__(self, state_path: str, tick_windows: window.WindowFn | None = None):
+    def __init__(self, state_path: str, tick_windows: window.WindowFn | None = None,
+                 output_path: str | None = None):
         super().__init__()
-        self.state_path, self.tick_windows = state_path, tick_windows
+        self.state_path, self.tick_windows, self.output_path = state_path, tick_windows, output_path
 
     def expand(self, articles: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
         by_url, url_dups = _first_unseen(articles, lambda a: a.article_id, _article_order, state.URL,
-                                         self.state_path, self.tick_windows, "Url")
+                                         self.state_path, self.tick_windows, "Url", self.output_path)
         with_body = by_url | "HasHash" >> beam.Partition(lambda a, n: int(bool(a.content_hash)), 2)
         by_body, body_dups = _first_unseen(with_body[1], lambda a: a.content_hash, _article_order, state.CONTENT,
-                                           self.state_path, self.tick_windows, "Body")
+                                           self.state_path, self.tick_windows, "Body", self.output_path)
         unique = (with_body[0], by_body) | "Unique" >> beam.Flatten()
         dropped = (url_dups, body_dups) | "Dropped" >> beam.Flatten()
         return unique, dropped

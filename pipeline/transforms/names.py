@@ -18,7 +18,7 @@ COUNTERS = ("feeds_not_due", "feeds_polled", "feeds_not_modified", "feeds_failed
             "entries_deferred", "pages_fetched", "pages_failed", "pages_without_text", "already_seen",
             "duplicates_dropped", "near_duplicates", "articles_written", "rejects_written", "files_written",
             "signatures_written", "seen_keys_written", "backlog_written", "feed_states_written",
-            "boilerplate_lines_dropped", "boilerplate_pages_written")
+            "boilerplate_lines_dropped", "boilerplate_pages_written", "committed_by_another_run")
 
 # output tags of multi-output stages
 REJECTS = "rejects"

@@ -6,6 +6,9 @@ atomic and uniquely named (`pipeline.io.parquet`). A bundle that a distributed r
 write its file twice: readers that need exactly-once rows dedupe on `article_id` (or run
 `news-ingest compact`, which does).
 
+With `exclusive=` (the articles), each file is made visible under the state folder's commit claim,
+without the rows another run on the same state committed meanwhile (`state.ExclusiveCommit`).
+
 The output is the committed file paths, in the rows' windows. A write that must not land before
 another (state that says "done") passes that write's output as `after=`: its rows then go through a
 keyed join with those paths, which a runner fires only once the window's paths are complete.
@@ -24,7 +27,7 @@ import apache_beam as beam
 import pyarrow as pa
 from apache_beam.utils.windowed_value import WindowedValue
 
-from pipeline.io import delta
+from pipeline.io import delta, state
 from pipeline.io.parquet import write_partition
 from pipeline.transforms.names import counter as declared_counter
 
@@ -34,14 +37,17 @@ _BARRIER_KEYS = 16  # spreads the released rows over workers
 
 class _WriteFn(beam.DoFn):
     def __init__(self, root: str, schema: pa.Schema, partition_by: tuple[str, ...], run_id: str,
-                 compression: str, counter: str, table_format: str = "parquet"):
+                 compression: str, counter: str, table_format: str = "parquet",
+                 exclusive: state.ExclusiveCommit | None = None):
         self.root, self.schema, self.partition_by = root, schema, partition_by
+        self.exclusive = exclusive
         self.run_id, self.compression, self.table_format = run_id, compression, table_format
         # Delta keeps partition values in its log and wants them in the table it appends
         self.file_schema = schema if table_format == "delta" else pa.schema(
             [f for f in schema if f.name not in partition_by])
         self.rows_written = declared_counter(counter)
         self.files_written = declared_counter("files_written")
+        self.elsewhere = declared_counter("committed_by_another_run")
 
     def start_bundle(self) -> None:
         self.buffers: defaultdict[tuple, list[dict]] = defaultdict(list)
@@ -49,22 +55,31 @@ class _WriteFn(beam.DoFn):
     def process(self, row: dict, window=beam.DoFn.WindowParam):
         key = (window, *(str(row[c]) for c in self.partition_by))
         self.buffers[key].append(row)
-        if len(self.buffers[key]) >= _MAX_BUFFERED_ROWS:
-            yield self._flush(key)
+        if len(self.buffers[key]) >= _MAX_BUFFERED_ROWS and (path := self._flush(key)):
+            yield path
 
     def finish_bundle(self):
         for key in list(self.buffers):
             window = key[0]
-            yield WindowedValue(self._flush(key), window.max_timestamp(), [window])
+            if path := self._flush(key):
+                yield WindowedValue(path, window.max_timestamp(), [window])
 
-    def _flush(self, key: tuple) -> str:
+    def _flush(self, key: tuple) -> str | None:
+        """The committed file's path; None when another run had committed every row."""
         rows = self.buffers.pop(key)
-        table = pa.Table.from_pylist(rows, schema=self.file_schema)
         if self.table_format == "delta":
             self.rows_written.inc(len(rows))
-            return delta.append(self.root, table, self.partition_by, self.compression)
-        path = write_partition(self.root, dict(zip(self.partition_by, key[1:], strict=True)), table,
-                               self.run_id, self.compression)
+            return delta.append(self.root, pa.Table.from_pylist(rows, schema=self.file_schema),
+                                self.partition_by, self.compression)
+        if self.exclusive is None:
+            return self._write(key, rows)
+        with self.exclusive.new_rows(rows) as new:
+            self.elsewhere.inc(len(rows) - len(new))
+            return self._write(key, new) if new else None
+
+    def _write(self, key: tuple, rows: list[dict]) -> str:
+        path = write_partition(self.root, dict(zip(self.partition_by, key[1:], strict=True)),
+                               pa.Table.from_pylist(rows, schema=self.file_schema), self.run_id, self.compression)
         self.rows_written.inc(len(rows))
         self.files_written.inc()
         return path
@@ -75,9 +90,9 @@ class WriteParquet(beam.PTransform):
 
     def __init__(self, root: str, schema: pa.Schema, partition_by: tuple[str, ...], run_id: str,
                  compression: str = "zstd", *, counter: str, after: beam.PCollection | None = None,
-                 table_format: str = "parquet"):
+                 table_format: str = "parquet", exclusive: state.ExclusiveCommit | None = None):
         super().__init__()
-        self.fn = _WriteFn(root, schema, partition_by, run_id, compression, counter, table_format)
+        self.fn = _WriteFn(root, schema, partition_by, run_id, compression, counter, table_format, exclusive)
         self.after = after
 
     def expand(self, records: beam.PCollection) -> beam.PCollection:
