@@ -132,6 +132,9 @@ def _rules(language: str | None) -> tuple[frozenset[str], bool] | None:
 def _is_term(key: str, stopwords: frozenset[str], arabic: bool) -> bool:
     if len(key) < _MIN_LETTERS or key in stopwords or key.replace(" ", "").isnumeric():
         return False
+    # words joined by an apostrophe or hyphen, all of them particles: d'un, aujourd'hui, don't
+    if " " in key and all(len(part) < _MIN_LETTERS or part in stopwords for part in key.split()):
+        return False
     # وأضاف, فإنه: a conjunction on a stopword. Prepositions are not tried: بلدية is not ب + لديه.
     return not (arabic and key[0] in _CONJUNCTIONS and len(key) > _MIN_LETTERS and key[1:] in stopwords)
 

@@ -204,3 +204,14 @@ def test_other_languages_use_their_stopwords(language: str, story: tuple[str, st
 def test_languages_without_word_spaces_or_stopwords_get_no_keywords(language: str) -> None:
     assert keywords("東京で新しいフェリーが就航", "市議会は火曜日、湖を渡る新しいフェリーの運航を承認した。" * 3,
                     language) == []
+
+
+def test_elided_and_contracted_particles_are_not_keywords() -> None:
+    body = ("Aujourd'hui, le projet d’un nouveau port à Marseille divise la ville. Le port de Marseille "
+            "attend d’un ministre une réponse aujourd'hui. " * 3)
+    french = keywords("Le port de Marseille", body, "fr")
+    assert "Marseille" in " ".join(french)
+    assert not [k for k in french if k.casefold() in ("d’un", "d'un", "aujourd'hui")]
+    english = keywords("Harbour plan", "I'm sure they don't know. You're right, O'Brien said of the harbour plan. " * 3,
+                       "en")
+    assert "O'Brien" in english and not {"I'm", "don't", "You're"} & set(english)
