@@ -3,6 +3,8 @@
     ticks | DueFeeds | PollFeeds (+ ReadBacklog) | SkipSeenLinks | LimitBacklog | FetchArticles
           | ExtractArticles | DropDuplicateArticles | StampProvenance | MarkNearDuplicates | WriteParquet
                                     (+ rejects; RecordState: seen keys, signatures, backlog, feed states)
+    changed entries: past SkipSeenLinks; after ExtractArticles, NumberVersions (new versions join
+    StampProvenance, never-written articles DropDuplicateArticles)
 
 `IngestFeeds` takes ticks, one per poll cycle, so only the source differs between modes: a batch
 run is one tick (`beam.Create`), a streaming job a `PeriodicImpulse` with one window per tick
@@ -26,11 +28,12 @@ from pipeline.transforms.backlog import LimitBacklog, ReadBacklog
 from pipeline.transforms.dedup import DropDuplicateArticles, SkipSeenLinks
 from pipeline.transforms.extract import ExtractArticles
 from pipeline.transforms.fetch import FetchArticles
-from pipeline.transforms.names import FEED_STATES, REJECTS, SIGNATURES
+from pipeline.transforms.names import FEED_STATES, REJECTS, REVISIONS, SIGNATURES
 from pipeline.transforms.neardup import MarkNearDuplicates
 from pipeline.transforms.poll import DueFeeds, PollFeeds
 from pipeline.transforms.record_state import RecordState, StateOutputs
 from pipeline.transforms.stamp import StampProvenance
+from pipeline.transforms.versions import NumberVersions
 from pipeline.transforms.write import WriteParquet
 
 
@@ -59,8 +62,11 @@ class IngestFeeds(beam.PTransform):
         taken, deferred = new_entries | "LimitBacklog" >> LimitBacklog(cfg.polling.max_entries_per_run)
         pages = taken | "FetchArticles" >> FetchArticles(cfg.http, cfg.polling.respect_robots)
         articles = pages.pages | "ExtractArticles" >> ExtractArticles(cfg.extract.processes)
-        unique, dropped = articles.articles | "Deduplicate" >> DropDuplicateArticles(cfg.state_path, ticked)
-        stamped = unique | "StampProvenance" >> StampProvenance(run_id)
+        versions, fresh = articles[REVISIONS] | "NumberVersions" >> NumberVersions(cfg.state_path, ticked)
+        unique, dropped = ((articles.articles, fresh) | "ExtractedAndFresh" >> beam.Flatten()
+                           | "Deduplicate" >> DropDuplicateArticles(cfg.state_path, ticked))
+        stamped = ((unique, versions) | "UniqueAndVersions" >> beam.Flatten()
+                   | "StampProvenance" >> StampProvenance(run_id))
         marked = stamped | "MarkNearDuplicates" >> MarkNearDuplicates(
             ticks, cfg.state_path, cfg.dedup.threshold, cfg.dedup.window_days)
         kept, near_dropped = marked.articles | "NearDuplicatePolicy" >> beam.Partition(

@@ -17,7 +17,8 @@ NAMESPACE = "news_ingest"
 COUNTERS = ("feeds_not_due", "feeds_polled", "feeds_not_modified", "feeds_failed", "feed_entries",
             "entries_deferred", "pages_fetched", "pages_failed", "pages_without_text", "already_seen",
             "duplicates_dropped", "near_duplicates", "articles_written", "rejects_written", "files_written",
-            "signatures_written", "seen_keys_written", "backlog_written", "feed_states_written")
+            "signatures_written", "seen_keys_written", "backlog_written", "feed_states_written",
+            "entries_changed", "versions_written", "refetches_unchanged")
 
 # output tags of multi-output stages
 REJECTS = "rejects"
@@ -25,6 +26,8 @@ FEED_STATES = "feed_states"
 DUPLICATES = "duplicates"
 DEFERRED = "deferred"
 SIGNATURES = "signatures"
+REVISIONS = "revisions"  # refetched articles of changed entries: `transforms/versions.py` numbers them
+FRESH = "fresh"  # a refetch of an article with no recorded version: deduplicated as a new one
 
 
 LIVE: Tally[str] = Tally()
