@@ -26,9 +26,10 @@ class Latest:
     body_source: str
 
 
-def version_key(article_id: str, version: int | None, content_hash: str, cluster_id: str | None,
+def version_key(article_id: str, version: int | None, content_hash: str | None, cluster_id: str | None,
                 body_source: str | None) -> str:
-    return f"{article_id}:{version or 1}:{content_hash}:{cluster_id or article_id}:{body_source or 'page'}"
+    """Columns a file written before versions lacks read as version 1, its own cluster, a page body."""
+    return f"{article_id}:{version or 1}:{content_hash or ''}:{cluster_id or article_id}:{body_source or 'page'}"
 
 
 def key_of(article: Article) -> str:

@@ -257,7 +257,7 @@ def rebuild_seen(output_path: str, state_path: str, run_id: str, force: bool = F
         for row in read_columns(root, file, ["article_id", "content_hash", "url", "version", "cluster_id",
                                              "body_source"]):
             rows.append(seen_row(URL, row["article_id"], run_id))
-            rows.append(seen_row(VERSION, version_key(row["article_id"], row.get("version"), row["content_hash"],
+            rows.append(seen_row(VERSION, version_key(row["article_id"], row.get("version"), row.get("content_hash"),
                                                       row.get("cluster_id"), row.get("body_source")), run_id))
             if row.get("url"):
                 rows.append(seen_row(URL, url_key(canonicalize_url(row["url"])), run_id))

@@ -63,7 +63,8 @@ def mark_revisions(marks: Sequence[Mark], entries: Sequence[FeedEntry], now: dat
         if (signal and signal != before and refetches < limits.max_refetches
                 and now - _published(entry, first_seen) <= limits.window):
             updated[key] = (key, signal, refetches + 1, first_seen)
-            entry = replace(entry, revision=True)
+            # still first seen when it was: an undated article keeps its date in every version
+            entry = replace(entry, revision=True, first_seen_at=datetime.fromtimestamp(first_seen, UTC))
         out.append(entry)
     merged = {**known, **updated}
     horizon = stamp - limits.window.total_seconds()

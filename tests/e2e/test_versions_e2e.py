@@ -5,11 +5,15 @@ and compaction keeps them. In a streaming run a feed with `poll_every` is polled
 
 from __future__ import annotations
 
+import itertools
+import os
 import shutil
+import signal
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from conftest import query
 
 from pipeline.commands.demo_server import FixtureServer, send
@@ -18,6 +22,7 @@ from pipeline.config import parse_config
 from pipeline.io.analytics import group_stats
 from pipeline.io.compaction import compact
 from pipeline.run import run_batch
+from pipeline.streaming import run_local
 
 WORDS = ["harbour", "council", "ferry", "timetable", "winter", "dredging", "quay", "cargo", "tide", "pilot"]
 
@@ -36,12 +41,18 @@ class ChangingSite:
         self.server, self.published = server, published
         self.updated = {"a": published, "b": published}
         self.bodies = {"a": _story("a", 0), "b": _story("b", 0)}
-        self.feed_polls: list[float] = []
+        self.feed_polls: list[tuple[str, float]] = []
+        self.moving = False  # each poll moves story a's `updated` and corrects its body
+        self.stop_after_polls: int | None = None  # then SIGINT: the streaming run ends after its tick
         server.routes["/feed.xml"] = self.feed
         server.routes["/a.html"] = server.routes["/b.html"] = self.page
 
     def feed(self, h) -> None:
-        self.feed_polls.append(time.monotonic())
+        self.feed_polls.append((h.path, time.monotonic()))
+        if self.moving:
+            self.change("a", _story("a", len(self.feed_polls)))
+        if len(self.feed_polls) == self.stop_after_polls:
+            os.kill(os.getpid(), signal.SIGINT)
         entries = "".join(
             f"<entry><title>Story {n}</title><id>urn:{n}</id><link href='{self.server.base}/{n}.html'/>"
             f"<published>{self.published.isoformat()}</published><updated>{self.updated[n].isoformat()}</updated>"
@@ -144,3 +155,31 @@ def test_refetch_limit_and_window(empty_site: FixtureServer, tmp_path: Path) -> 
         stale.change("a", _story("a", 1))
         run_batch(stale_cfg)
         assert stale.fetches("a") == 1  # published 8 days ago: past the 7-day window, never refetched
+
+
+@pytest.mark.timeout(300)
+def test_poll_every_sets_the_cadence_of_a_streaming_run(empty_site: FixtureServer, tmp_path: Path) -> None:
+    """`poll_every: 3s` (30 s in real life; short so the test stays short) beside a feed on the
+    adaptive schedule (at least `polling.min_interval_s`, 300 s): in a streaming run with 1 s ticks
+    the first is polled every 3 s or a little later, never sooner, the second once; and the story
+    corrected at every poll gains a version at every poll. Bounded in ticks: the 5th poll (the
+    fourth of the fast feed) sends SIGINT, which ends the run after that tick."""
+    out = tmp_path / "out"
+    site = ChangingSite(empty_site, datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2))
+    site.moving, site.stop_after_polls = True, 5
+    feed = empty_site.url("feed.xml")
+    cfg = parse_config({**_config(empty_site, out, poll_every="3s"),
+                        "feeds": [{"url": feed, "poll_every": "3s"}, {"url": feed + "?adaptive"}],
+                        "polling": {"jitter": 0}, "streaming": {"tick_s": 1, "status_every_s": 0}})
+    summary = run_local(cfg, [], stop_after_s=240, say=lambda _: None)
+
+    assert summary.stopped_by == "SIGINT"
+    every = [t for path, t in site.feed_polls if path == "/feed.xml"]
+    assert [path for path, _ in site.feed_polls].count("/feed.xml?adaptive") == 1
+    assert len(every) == 4
+    assert all(b - a >= 2.5 for a, b in itertools.pairwise(every))  # never before it is due
+    assert summary.counters["feeds_not_due"] >= summary.ticks - 1  # the adaptive feed at every later tick
+    # one version per poll of the fast feed (the first poll wrote version 1)
+    versions = [r[0] for r in query(out, "SELECT version FROM t WHERE url LIKE '%/a.html' ORDER BY version")]
+    assert versions == [1, 2, 3, 4]
+    assert query(out, "SELECT count(DISTINCT cluster_id), count(*) FROM t WHERE url LIKE '%/b.html'")[0] == (1, 1)
