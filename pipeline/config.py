@@ -82,6 +82,15 @@ class ScheduleParams:
                        default_interval=min(max(self.default_interval, low), high))
 
 
+@dataclass(frozen=True)
+class RefetchLimits:
+    """How far `pipeline.sources.revisions` follows a changed entry: at most `max_refetches` page
+    fetches after the first, and none once the article is older than `window`."""
+
+    max_refetches: int = 5
+    window: timedelta = timedelta(days=7)
+
+
 class ConfigError(ValueError):
     """A configuration problem, with a message meant for the person who wrote the file."""
 
@@ -106,6 +115,8 @@ class FeedConfig(_Strict):
     poll_every: Duration | None = Field(default=None, description="A fixed interval instead of the adaptive one.")
     min_interval: Duration | None = Field(default=None, description="Overrides polling.min_interval_s.")
     max_interval: Duration | None = Field(default=None, description="Overrides polling.max_interval_s.")
+    max_refetches: int | None = Field(default=None, ge=0, description="Overrides polling.max_refetches.")
+    refetch_window: Duration | None = Field(default=None, description="Overrides polling.refetch_window_s.")
 
     @field_validator("language")
     @classmethod
@@ -130,7 +141,8 @@ class FeedConfig(_Strict):
     def source(self) -> FeedSource:
         return FeedSource(self.key, self.name, self.language, tuple(self.tags), self.kind, self.check_robots,
                           self.trusted, site=self.site is not None, poll_every_s=self.poll_every,
-                          min_interval_s=self.min_interval, max_interval_s=self.max_interval)
+                          min_interval_s=self.min_interval, max_interval_s=self.max_interval,
+                          max_refetches=self.max_refetches, refetch_window_s=self.refetch_window)
 
 
 class HttpConfig(_Strict):
@@ -165,6 +177,17 @@ class PollingConfig(_Strict):
         default=2_500, ge=0,
         description="New entries fetched per run; the rest wait for the next run, which a batch run starts "
                     "at once (bounds memory on the local runner). 0: no limit.")
+    max_refetches: int = Field(
+        default=5, ge=0, description="Times one article's page is fetched again after its feed entry changed "
+                                     "(updated date, content or summary); 0: never (no versions).")
+    refetch_window_s: float = Field(
+        default=604_800, ge=0, description="Seconds after publication during which a changed entry is refetched.")
+
+    def refetch_limits(self, source: FeedSource) -> RefetchLimits:
+        """These limits with the feed's own overrides."""
+        count = self.max_refetches if source.max_refetches is None else source.max_refetches
+        window = self.refetch_window_s if source.refetch_window_s is None else source.refetch_window_s
+        return RefetchLimits(count, timedelta(seconds=window))
 
     def schedule_params(self) -> ScheduleParams:
         return ScheduleParams(

@@ -57,6 +57,8 @@ class FeedSource:
     poll_every_s: float | None = None  # a fixed interval instead of the adaptive one
     min_interval_s: float | None = None
     max_interval_s: float | None = None
+    max_refetches: int | None = None  # refetches of one changed entry (None: polling.max_refetches)
+    refetch_window_s: float | None = None  # how long after publication (None: polling.refetch_window_s)
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,9 @@ class FeedEntry:
     # when this poll saw the entry: with the seen store, an entry is emitted on its first poll only,
     # so this is its first-seen time, the `published_at` of an undated entry (`date_source first_seen`)
     first_seen_at: datetime | None = None
+    # the feed says this entry, listed in an earlier poll, changed since (`pipeline.sources.revisions`):
+    # its page is fetched again, past the link check, and a changed body becomes a new version
+    revision: bool = False
 
     def __post_init__(self) -> None:
         _scrub_fields(self)
@@ -159,6 +164,9 @@ class Article:
     content_hash: str = ""
     cluster_id: str = ""
     duplicate_of: str | None = None
+    version: int = 1
+    updated_at: datetime | None = None
+    previous_content_hash: str | None = None
     script: str | None = None
     reading_time_min: float = 0.0
     has_paywall: bool | None = None

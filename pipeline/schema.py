@@ -41,6 +41,10 @@ ARTICLE_SCHEMA = pa.schema(
         _f("content_hash", pa.string(), "Hash of the normalised body: exact-duplicate key.", False),
         _f("cluster_id", pa.string(), "article_id of the earliest article of its near-duplicate cluster.", False),
         _f("duplicate_of", pa.string(), "cluster_id when this is a near-duplicate; null for the first."),
+        _f("version", pa.int32(),
+           "1 for an article's first row, 2, 3, ... for each changed body; null (1) in older files."),
+        _f("updated_at", _TS, "The feed entry's updated date; for a later version without one, when it was fetched."),
+        _f("previous_content_hash", pa.string(), "content_hash of the version before this one; null for version 1."),
         _f("script", pa.string(), "Dominant script of the text (ISO 15924: Arab, Latn, ...)."),
         _f("reading_time_min", pa.float32(), "Estimated reading time in minutes (per-script reading speed).", False),
         _f("has_paywall", pa.bool_(), "True when the page says it is not free (JSON-LD isAccessibleForFree)."),
@@ -73,7 +77,7 @@ REJECT_PARTITIONS = ("ingest_date",)
 
 # Raised whenever a column is added; recorded in each dataset's descriptor (`pipeline.io.layout`).
 # Evolution is additive only: a new version may add nullable columns, never rename, drop or retype.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: version, updated_at, previous_content_hash
 
 # Partition values live in folder names, so a reader must be told their types: `ingest_date` is
 # a DATE (DuckDB, Polars and Spark infer that; pyarrow and pandas need this schema).

@@ -24,7 +24,7 @@ def compact_output(output: str, state_path: str | None, partitions: list[str], m
         raise ConfigError("--partition takes KEY=VALUE")
     require_dataset(output)
     tag = new_run_id()
-    for root, key in ((articles_root(output), "article_id"), (rejects_root(output), None)):
+    for root, key in ((articles_root(output), ("article_id", "version")), (rejects_root(output), None)):
         if delta.is_delta(root):
             metrics = delta.optimize(root)
             yield f"{root} (delta): {metrics.get('numFilesRemoved', 0)} files -> {metrics.get('numFilesAdded', 0)}"

@@ -19,10 +19,20 @@ from pipeline.io.state import read_feed_states
 GROUPS = {"source": "source", "day": "CAST(ingest_date AS VARCHAR)", "language": "language", "feed": "feed_url"}
 
 
+def latest_view(con: duckdb.DuckDBPyConnection, rows: str, name: str) -> None:
+    """View `name`: each article's latest version (the highest `version`; files written before
+    versions have none and count as version 1) from the view or table `rows` of every version."""
+    columns = {r[0] for r in con.execute(f"DESCRIBE {rows}").fetchall()}
+    version = "coalesce(version, 1)" if "version" in columns else "1"
+    con.execute(f"CREATE VIEW {name} AS SELECT * FROM {rows} QUALIFY row_number() OVER "
+                f"(PARTITION BY article_id ORDER BY {version} DESC, fetched_at DESC) = 1")
+
+
 def _connect(output: str) -> duckdb.DuckDBPyConnection:
-    """Views `articles` and `rejects` (empty when a dataset has no file yet)."""
+    """Views `articles` (each article once: its latest version; every version in
+    `article_versions`) and `rejects` (empty when a dataset has no file yet)."""
     con = duckdb.connect()
-    for name, root in (("articles", articles_root(output)), ("rejects", rejects_root(output))):
+    for name, root in (("article_versions", articles_root(output)), ("rejects", rejects_root(output))):
         if delta.is_delta(root):
             con.register(name, delta.dataset(root))
         elif dataset_files(root):
@@ -32,10 +42,11 @@ def _connect(output: str) -> duckdb.DuckDBPyConnection:
         else:
             columns = ("source VARCHAR, ingest_date DATE, language VARCHAR, feed_url VARCHAR, body_source VARCHAR, "
                        "body VARCHAR, published_at TIMESTAMPTZ, word_count INT, cluster_id VARCHAR, title VARCHAR, "
-                       "fetched_at TIMESTAMPTZ, article_id VARCHAR, duplicate_of VARCHAR"
-                       if name == "articles" else
+                       "fetched_at TIMESTAMPTZ, article_id VARCHAR, duplicate_of VARCHAR, version INT"
+                       if name == "article_versions" else
                        "feed_url VARCHAR, stage VARCHAR, reason VARCHAR, ingest_date DATE, url VARCHAR")
             con.execute(f"CREATE TABLE {name} ({columns})")
+    latest_view(con, "article_versions", "articles")
     return con
 
 

@@ -1,4 +1,5 @@
-"""`news-ingest compact`: a partition's small files merged into one, repeated article_ids dropped.
+"""`news-ingest compact`: a partition's small files merged into one, repeated rows dropped (by key:
+for articles `(article_id, version)`, so every version of an article is kept).
 
 Safe beside a running job: only files older than `min_age_s` (longer than any open window) are
 touched, and files appear and disappear whole. The merged file is committed (renamed into place)
@@ -38,15 +39,18 @@ def _matches(partition: str, wanted: Mapping[str, str]) -> bool:
     return all(hive_unescape(values.get(k, "")) == v for k, v in wanted.items())
 
 
-def _keep_masks(fsys: pafs.FileSystem, files: list[str], key: str) -> list[pa.Array]:
-    """Per file, the rows to keep: for each key its earliest-fetched row (then the earliest file)."""
-    best: dict[str, tuple] = {}
+def _keep_masks(fsys: pafs.FileSystem, files: list[str], key: tuple[str, ...]) -> list[pa.Array]:
+    """Per file, the rows to keep: for each key its earliest-fetched row (then the earliest file).
+    A key column a file lacks (written before the column existed) reads as null."""
+    best: dict[tuple, tuple] = {}
     sizes = []
     for i, file in enumerate(files):
-        table = pq.read_table(file, filesystem=fsys, columns=[key, "fetched_at"])
+        names = pq.read_schema(file, filesystem=fsys).names
+        table = pq.read_table(file, filesystem=fsys, columns=[c for c in (*key, "fetched_at") if c in names])
         sizes.append(table.num_rows)
-        for j, (row_key, at) in enumerate(zip(table.column(key).to_pylist(),
-                                              table.column("fetched_at").to_pylist(), strict=True)):
+        keys = zip(*(table.column(c).to_pylist() if c in names else [None] * table.num_rows for c in key),
+                   strict=True)
+        for j, (row_key, at) in enumerate(zip(keys, table.column("fetched_at").to_pylist(), strict=True)):
             rank = (at is None, at or 0, i, j)
             if row_key not in best or rank < best[row_key]:
                 best[row_key] = rank
@@ -61,7 +65,7 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def compact_partition(root: str, partition: str, files: list[str], key: str | None, tag: str,
+def compact_partition(root: str, partition: str, files: list[str], key: tuple[str, ...] | None, tag: str,
                       compression: str = "zstd") -> Compacted:
     fsys, _ = filesystem(root)
     schema = pa.unify_schemas([pq.read_schema(f, filesystem=fsys) for f in files])
@@ -81,7 +85,7 @@ def compact_partition(root: str, partition: str, files: list[str], key: str | No
     return Compacted(partition, len(files), rows_in, rows_out)
 
 
-def compact(root: str, key: str | None, tag: str, partitions: Mapping[str, str] | None = None,
+def compact(root: str, key: tuple[str, ...] | None, tag: str, partitions: Mapping[str, str] | None = None,
             min_age_s: float = 600.0, compression: str = "zstd") -> list[Compacted]:
     """Compact every partition of the dataset at `root` that has two or more files old enough."""
     fsys, base = filesystem(root)

@@ -37,6 +37,7 @@ from pyarrow import fs as pafs
 
 from pipeline.articles.boilerplate import KEEP_PAGES
 from pipeline.articles.neardup import signature
+from pipeline.articles.versions import article_of_key, version_key
 from pipeline.io.lock import commit_claim
 from pipeline.io.parquet import (
     articles_root,
@@ -245,6 +246,7 @@ def delete_file(root: str, file: str) -> None:
 # --- seen keys, in hash-bucket folders ---------------------------------------------------------
 
 URL, CONTENT = "url", "content"
+VERSION = "version"  # an article's written versions (`pipeline.articles.versions`), bucketed by article_id
 BUCKETS = 32  # seen-key state cells (and folders); ARCHITECTURE.md, "Keyed state"
 
 SEEN = Store("seen", pa.schema([
@@ -261,7 +263,8 @@ def bucket_of(key: str) -> int:
 
 
 def seen_row(kind: str, key: str, run_id: str) -> dict:
-    return {"kind": kind, "key": key, "run_id": run_id, "bucket": bucket_of(key)}
+    bucket = bucket_of(article_of_key(key) if kind == VERSION else key)
+    return {"kind": kind, "key": key, "run_id": run_id, "bucket": bucket}
 
 
 def read_seen_bucket(state_path: str, bucket: int, output_path: str | None = None) -> dict[str, set[str]]:
@@ -300,7 +303,7 @@ def mark_seen_covered(state_path: str, since: float) -> None:
     fsys.create_dir(base, recursive=True)
     tmp = f"{base}/.{_COVERED}.tmp"
     with fsys.open_output_stream(tmp) as out:
-        out.write(json.dumps({"articles_before": since}).encode())
+        out.write(json.dumps({"articles_before": since, "versions": True}).encode())
     fsys.move(tmp, f"{base}/{_COVERED}")
 
 
@@ -308,7 +311,9 @@ def _covered_until(state_path: str) -> float:
     fsys, base = filesystem(SEEN.root(state_path))
     try:
         with fsys.open_input_stream(f"{base}/{_COVERED}") as handle:
-            return float(json.loads(handle.read())["articles_before"])
+            covered = json.loads(handle.read())
+        # a store from before version keys covers none of them: rebuild them once from every file
+        return float(covered["articles_before"]) if covered.get("versions") else 0.0
     except (OSError, ValueError, KeyError, TypeError):
         return 0.0
 
@@ -335,8 +340,11 @@ def article_seen_rows(output_path: str, since: float, run_id: str) -> list[dict]
         if problem:
             log.warning("cannot read article file %s (%s): its seen keys are not rebuilt", file, problem)
             continue
-        for row in read_columns(root, file, ["article_id", "content_hash", "url"]):
+        for row in read_columns(root, file, ["article_id", "content_hash", "url", "version", "cluster_id",
+                                             "body_source"]):
             rows.extend(seen_row(kind, key, run_id) for kind, key in _article_keys(row))
+            rows.append(seen_row(VERSION, version_key(row["article_id"], row.get("version"), row.get("content_hash"),
+                                                      row.get("cluster_id"), row.get("body_source")), run_id))
     return rows
 
 

@@ -17,6 +17,7 @@ from pipeline.fetching import Fetcher, FetchResult, Robots
 from pipeline.records import FeedEntry, FeedSource, Reject, utc_now
 from pipeline.sources.discovery import discover, needs_discovery
 from pipeline.sources.feeds import ParsedFeed, error_detail, parse_feed
+from pipeline.sources.revisions import mark_revisions
 from pipeline.sources.schedule import (
     FeedState,
     after_failure,
@@ -87,7 +88,7 @@ def poll_feed(http: Fetcher, robots: Robots | None, source: FeedSource, state: F
 def _poll_source(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedState,
                  polling: PollingConfig, params: ScheduleParams, now: datetime) -> PollOutcome:
     if not source.site:
-        return _poll(http, robots, source, state, polling.sitemap_max_children, params, now, source.trusted)
+        return _poll(http, robots, source, state, polling, params, now, source.trusted)
     prefetched = None
     if needs_discovery(state, now):
         found = discover(http, robots, source.url, language=source.language, check_robots=source.check_robots)
@@ -96,7 +97,7 @@ def _poll_source(http: Fetcher, robots: Robots | None, source: FeedSource, state
                                rejects=[Reject(source.url, None, "poll", "no_feed_found", detail=found.summary())])
         if found.chosen.url != state.discovered_url:  # validators and robots answer were another URL's
             state = replace(state, etag=None, last_modified=None, robots_allowed_at=None, crawl_delay_s=None,
-                            recent_keys=(), seen_since=None, recent_seen_times=())
+                            recent_keys=(), seen_since=None, recent_seen_times=(), entry_marks=())
         state = replace(state, discovered_url=found.chosen.url, discovered_kind=found.chosen.kind,
                         discovered_at=now)
         prefetched = found.chosen.response
@@ -104,10 +105,10 @@ def _poll_source(http: Fetcher, robots: Robots | None, source: FeedSource, state
                    kind="news_sitemap" if state.discovered_kind == "news_sitemap" else "feed")
     # only the configured site's own origin is trusted
     trusted = source.trusted and origin(feed.url) == origin(source.url)
-    return _poll(http, robots, feed, state, polling.sitemap_max_children, params, now, trusted, prefetched)
+    return _poll(http, robots, feed, state, polling, params, now, trusted, prefetched)
 
 
-def _poll(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedState, max_children: int,
+def _poll(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedState, polling: PollingConfig,
           params: ScheduleParams, now: datetime, trusted: bool, prefetched: FetchResult | None = None) -> PollOutcome:
     """One poll of one feed URL; `prefetched` is the response discovery verified it with, if any."""
     def failed(reason: str, status: int | None = None, detail: str | None = None,
@@ -132,7 +133,7 @@ def _poll(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedS
         return failed(res.error or "failed", res.status, res.detail,
                       parse_retry_after(res.headers.get("retry-after")))
     try:
-        parsed = _parse(http, source, res, max_children, trusted)
+        parsed = _parse(http, source, res, polling.sitemap_max_children, trusted)
     except Exception as err:  # the parsers return rejects; anything they miss is still this feed's
         return failed("parse_error", res.status, error_detail(err))
     document_errors = [r for r in parsed.rejects if r.feed_url is None]
@@ -143,4 +144,6 @@ def _poll(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedS
     times = [e.published_at or e.updated_at for e in entries]
     new_state = after_success(state, now, res.headers, parsed.ttl_minutes, times, params,
                               entry_keys=[e.url_key for e in entries])
-    return PollOutcome(new_state, "ok", entries, parsed.rejects)
+    entries, marks = mark_revisions(state.entry_marks, entries, now, polling.refetch_limits(source),
+                                    params.recent_keys)
+    return PollOutcome(replace(new_state, entry_marks=marks), "ok", entries, parsed.rejects)

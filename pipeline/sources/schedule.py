@@ -77,6 +77,8 @@ class FeedState:
     discovered_url: str | None = None  # a `site:` source: the feed discovery chose
     discovered_kind: str | None = None  # its kind (feed or news_sitemap)
     discovered_at: datetime | None = None
+    # per recent entry: (key, change signal, refetches, first seen epoch s), `pipeline.sources.revisions`
+    entry_marks: tuple[tuple[str, str, int, int], ...] = ()
 
     @property
     def items_per_day(self) -> float | None:
@@ -94,6 +96,7 @@ class FeedState:
         data["recent_entry_times"] = [t.isoformat() for t in self.recent_entry_times]
         data["recent_keys"] = list(self.recent_keys)
         data["recent_seen_times"] = [t.isoformat() for t in self.recent_seen_times]
+        data["entry_marks"] = [list(m) for m in self.entry_marks]
         return data
 
     @classmethod
@@ -110,6 +113,7 @@ class FeedState:
         values["recent_keys"] = tuple(values.get("recent_keys") or ())
         values["recent_seen_times"] = tuple(
             datetime.fromisoformat(t) if isinstance(t, str) else t for t in values.get("recent_seen_times") or ())
+        values["entry_marks"] = tuple(tuple(m) for m in values.get("entry_marks") or ())
         return cls(**values)
 
 

@@ -15,7 +15,7 @@ from pipeline.articles.boilerplate import KEEP_PAGES, line_keys, repeated_lines,
 from pipeline.articles.merge import with_body
 from pipeline.io import state
 from pipeline.records import Article, utc_now
-from pipeline.transforms.names import LINE_KEYS, counter
+from pipeline.transforms.names import LINE_KEYS, REVISIONS, counter
 
 
 class _StripSite(beam.DoFn):
@@ -33,18 +33,18 @@ class _StripSite(beam.DoFn):
             self.buckets[bucket] = state.read_boilerplate_bucket(self.state_path, bucket, KEEP_PAGES)
         return self.buckets[bucket].setdefault(domain, {})
 
-    def process(self, element: tuple[str, list[Article]]):
-        domain, articles = element[0], list(element[1])
+    def process(self, element: tuple[str, list[tuple[bool, Article]]]):
+        domain, items = element[0], list(element[1])
         earlier = self._earlier(domain)
-        now = {a.article_id: line_keys(a.body) for a in articles if a.body}
+        now = {a.article_id: line_keys(a.body) for _, a in items if a.body}
         drop = repeated_lines({**earlier, **now})
-        for article in articles:
+        for revision, article in items:
             if article.body and drop:
                 body = strip_lines(article.body, drop)
                 if body != article.body:
                     self.dropped.inc(len(article.body.splitlines()) - len(body.splitlines()))
                     article = with_body(article, body)
-            yield article
+            yield beam.pvalue.TaggedOutput(REVISIONS, article) if revision else article
         seen_at = utc_now()
         for article_id, keys in now.items():
             yield beam.pvalue.TaggedOutput(
@@ -55,16 +55,18 @@ class _StripSite(beam.DoFn):
 
 
 class DropSiteBoilerplate(beam.PTransform):
-    """Articles in, articles with their site's boilerplate lines removed out (main), plus the line
-    keys of their pages (`LINE_KEYS`) for the state store."""
+    """ExtractArticles' outputs in: its articles and refetched `REVISIONS` come out apart, with
+    their site's boilerplate lines removed (a new version is compared with a cleaned earlier one),
+    plus the line keys of their pages (`LINE_KEYS`) for the state store."""
 
     def __init__(self, state_path: str, run_id: str):
         super().__init__()
         self.state_path, self.run_id = state_path, run_id
 
-    def expand(self, articles: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-        return (articles
-                | "BySite" >> beam.Map(lambda a: (a.domain, a))
+    def expand(self, extracted: beam.pvalue.DoOutputsTuple) -> beam.pvalue.DoOutputsTuple:
+        return ((extracted.articles | "New" >> beam.Map(lambda a: (a.domain, (False, a))),
+                 extracted[REVISIONS] | "Refetched" >> beam.Map(lambda a: (a.domain, (True, a))))
+                | "Articles" >> beam.Flatten()
                 | "GroupBySite" >> beam.GroupByKey()
                 | "Strip" >> beam.ParDo(_StripSite(self.state_path, self.run_id)).with_outputs(
-                    LINE_KEYS, main="articles"))
+                    LINE_KEYS, REVISIONS, main="articles"))

@@ -31,7 +31,7 @@ def _entry_order(e: FeedEntry) -> tuple:
     return (canonicalize_url(e.link) != e.link, e.published_at is None, e.published_at or 0, e.feed_url, e.link)
 
 
-def _article_order(a: Article) -> tuple:
+def article_order(a: Article) -> tuple:
     """A body from the page beats one from the feed, then the earliest."""
     return (not a.body_source.startswith("page"), a.published_at is None, a.published_at or 0, a.feed_url, a.url)
 
@@ -82,15 +82,20 @@ class _Unseen(beam.DoFn):
         yield item
 
 
+def first_per_key(items: beam.PCollection, key: Callable, order: Callable, label: str) -> beam.pvalue.DoOutputsTuple:
+    """Within a tick: (key, first item) per key by `order` (`first`), the others (DUPLICATES)."""
+    return (items
+            | f"{label}Key" >> beam.Map(lambda x: (key(x), x)).with_output_types(tuple[str, object])
+            | f"{label}Group" >> beam.GroupByKey()
+            | f"{label}PickFirst" >> beam.ParDo(_PickFirst(order)).with_outputs(DUPLICATES, main="first"))
+
+
 def _first_unseen(items: beam.PCollection, key: Callable, order: Callable, kind: str, state_path: str,
                   tick_windows: window.WindowFn | None, label: str,
                   output_path: str | None) -> tuple[beam.PCollection, beam.PCollection]:
     """(unique, duplicates) of `items` by `key`; `output_path`'s articles rebuild a bucket whose
     seen files do not read."""
-    picked = (items
-              | f"{label}Key" >> beam.Map(lambda x: (key(x), x)).with_output_types(tuple[str, object])
-              | f"{label}Group" >> beam.GroupByKey()
-              | f"{label}PickFirst" >> beam.ParDo(_PickFirst(order)).with_outputs(DUPLICATES, main="first"))
+    picked = first_per_key(items, key, order, label)
     unseen = beam.ParDo(_Unseen(kind, state_path, output_path)).with_outputs(DUPLICATES, main="unique")
     unique, known = (picked.first
                      | f"{label}Bucket" >> beam.Map(lambda kv: (state.bucket_of(kv[0]), kv)
@@ -101,7 +106,9 @@ def _first_unseen(items: beam.PCollection, key: Callable, order: Callable, kind:
 
 
 class SkipSeenLinks(beam.PTransform):
-    """Before fetching: drop entries whose canonical link an earlier run (or another feed) has."""
+    """Before fetching: drop entries whose canonical link an earlier run (or another feed) has.
+    An entry the feed says changed (`FeedEntry.revision`) passes, once per link per tick: its page
+    is fetched again and compared with the article's latest version (`transforms/versions.py`)."""
 
     def __init__(self, state_path: str, tick_windows: window.WindowFn | None = None,
                  output_path: str | None = None):
@@ -109,8 +116,12 @@ class SkipSeenLinks(beam.PTransform):
         self.state_path, self.tick_windows, self.output_path = state_path, tick_windows, output_path
 
     def expand(self, entries: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
-        return _first_unseen(entries, lambda e: e.url_key, _entry_order, state.URL, self.state_path,
-                             self.tick_windows, "Link", self.output_path)
+        first, revised = entries | "IsRevision" >> beam.Partition(lambda e, _: int(e.revision), 2)
+        unique, duplicates = _first_unseen(first, lambda e: e.url_key, _entry_order, state.URL, self.state_path,
+                                           self.tick_windows, "Link", self.output_path)
+        refetch = first_per_key(revised, lambda e: e.url_key, _entry_order, "Revised")
+        return ((unique, refetch.first | "RevisedEntries" >> beam.Values()) | "NewOrChanged" >> beam.Flatten(),
+                (duplicates, refetch[DUPLICATES]) | "AllSkipped" >> beam.Flatten())
 
 
 class DropDuplicateArticles(beam.PTransform):
@@ -122,10 +133,10 @@ class DropDuplicateArticles(beam.PTransform):
         self.state_path, self.tick_windows, self.output_path = state_path, tick_windows, output_path
 
     def expand(self, articles: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
-        by_url, url_dups = _first_unseen(articles, lambda a: a.article_id, _article_order, state.URL,
+        by_url, url_dups = _first_unseen(articles, lambda a: a.article_id, article_order, state.URL,
                                          self.state_path, self.tick_windows, "Url", self.output_path)
         with_body = by_url | "HasHash" >> beam.Partition(lambda a, n: int(bool(a.content_hash)), 2)
-        by_body, body_dups = _first_unseen(with_body[1], lambda a: a.content_hash, _article_order, state.CONTENT,
+        by_body, body_dups = _first_unseen(with_body[1], lambda a: a.content_hash, article_order, state.CONTENT,
                                            self.state_path, self.tick_windows, "Body", self.output_path)
         unique = (with_body[0], by_body) | "Unique" >> beam.Flatten()
         dropped = (url_dups, body_dups) | "Dropped" >> beam.Flatten()

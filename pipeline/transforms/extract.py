@@ -1,5 +1,5 @@
-"""ExtractArticles: pages in, analysed articles out. A page with no usable text falls back to the
-feed entry.
+"""ExtractArticles: pages in, analysed articles out (refetches of changed entries apart, as
+`revisions`). A page with no usable text falls back to the feed entry.
 
 Extraction (and the per-article analysis that follows it: language, counts, keywords) is the
 CPU-bound heart of the pipeline, and Python threads cannot share it out, so pages are built into
@@ -20,7 +20,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from pipeline.articles.extract import extract_page
 from pipeline.articles.merge import analyze, merge_article
 from pipeline.records import Article, Extracted, Page, Reject
-from pipeline.transforms.names import REJECTS, counter
+from pipeline.transforms.names import REJECTS, REVISIONS, counter
 from pipeline.transforms.pool import spawn_pool
 
 _IN_FLIGHT_PER_PROCESS = 4  # pages queued per pool process: keeps it busy, bounds memory
@@ -122,7 +122,7 @@ class _ExtractFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(REJECTS, Reject(
                 page.entry.link, page.entry.feed_url, "extract", "no_article_text", page.http_status,
                 "no article text found on the page; body taken from the feed"))
-        yield article
+        yield beam.pvalue.TaggedOutput(REVISIONS, article) if page.entry.revision else article
 
 
 class ExtractArticles(beam.PTransform):
@@ -132,4 +132,4 @@ class ExtractArticles(beam.PTransform):
 
     def expand(self, pages: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         return (pages
-                | "Extract" >> beam.ParDo(_ExtractFn(self.processes)).with_outputs(REJECTS, main="articles"))
+                | "Extract" >> beam.ParDo(_ExtractFn(self.processes)).with_outputs(REJECTS, REVISIONS, main="articles"))

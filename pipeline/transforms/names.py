@@ -18,7 +18,8 @@ COUNTERS = ("feeds_not_due", "feeds_polled", "feeds_not_modified", "feeds_failed
             "entries_deferred", "pages_fetched", "pages_failed", "pages_without_text", "already_seen",
             "duplicates_dropped", "near_duplicates", "articles_written", "rejects_written", "files_written",
             "signatures_written", "seen_keys_written", "backlog_written", "feed_states_written",
-            "boilerplate_lines_dropped", "boilerplate_pages_written", "committed_by_another_run")
+            "boilerplate_lines_dropped", "boilerplate_pages_written", "committed_by_another_run",
+            "entries_changed", "versions_written", "refetches_unchanged")
 
 # output tags of multi-output stages
 REJECTS = "rejects"
@@ -27,6 +28,8 @@ DUPLICATES = "duplicates"
 DEFERRED = "deferred"
 SIGNATURES = "signatures"
 LINE_KEYS = "line_keys"
+REVISIONS = "revisions"  # refetched articles of changed entries: `transforms/versions.py` numbers them
+FRESH = "fresh"  # a refetch of an article with no recorded version: deduplicated as a new one
 
 
 LIVE: Tally[str] = Tally()

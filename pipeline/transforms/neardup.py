@@ -52,13 +52,21 @@ def _assign(_: str, groups: dict):
     yield from neardup.assign_clusters(groups["new"], groups["pairs"]).items()
 
 
+def _member(article_id: str, pair: tuple[Article, bytes]) -> tuple[Member, bytes]:
+    """A new version of a written article (its cluster already set, `transforms/versions.py`) is
+    that article, stored: versions of one article are one member and stay in its cluster."""
+    article, sig = pair
+    stored = bool(article.cluster_id)
+    return Member(article_id, member_rank(stored, article.published_at, article_id), article.cluster_id or None), sig
+
+
 class _Mark(beam.DoFn):
     flagged = counter("near_duplicates")
 
     def process(self, element):
         article_id, groups = element
         for article, sig in groups["article"]:
-            cluster_id = next(iter(groups["cluster"]), article_id)
+            cluster_id = next(iter(groups["cluster"]), article.cluster_id or article_id)
             marked = replace(article, cluster_id=cluster_id, duplicate_of=neardup.duplicate_of(article_id, cluster_id))
             if marked.duplicate_of:
                 self.flagged.inc()
@@ -81,8 +89,7 @@ class MarkNearDuplicates(beam.PTransform):
         signed = articles | "Sign" >> beam.Map(
             lambda a: (a.article_id, (a, neardup.signature(a.body or "", params)))
         ).with_output_types(tuple[str, tuple[Article, bytes]])
-        new = signed | "NewMembers" >> beam.MapTuple(
-            lambda i, pair: (Member(i, member_rank(False, pair[0].published_at, i)), pair[1]))
+        new = signed | "NewMembers" >> beam.MapTuple(_member)
         state_path, window = self.state_path, timedelta(days=self.window_days)
         stored = (self.ticks
                   | "SignatureFiles" >> beam.FlatMap(

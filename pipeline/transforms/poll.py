@@ -90,6 +90,7 @@ class _PollFn(HostScheduledFn):
     unchanged = counter("feeds_not_modified")
     failed = counter("feeds_failed")
     entries = counter("feed_entries")
+    changed = counter("entries_changed")
 
     def __init__(self, http: HttpConfig, polling: PollingConfig):
         super().__init__(http, polling.respect_robots)
@@ -106,6 +107,7 @@ class _PollFn(HostScheduledFn):
         elif outcome.status == "failed":
             self.failed.inc()
         self.entries.inc(len(outcome.entries))
+        self.changed.inc(sum(e.revision for e in outcome.entries))
         yield from outcome.entries
         for reject in outcome.rejects:
             yield beam.pvalue.TaggedOutput(REJECTS, reject)

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import apache_beam as beam
 
+from pipeline.articles.versions import key_of
 from pipeline.io import state
 from pipeline.records import utc_now
 from pipeline.sources.schedule import FeedState
@@ -74,8 +75,10 @@ class RecordState(beam.PTransform):
 
         _ = out.signatures | "WriteSignatures" >> write(state.SIGNATURES, "signatures_written")
         _ = out.line_keys | "WriteLineKeys" >> write(state.BOILERPLATE, "boilerplate_pages_written")
-        _ = ((out.kept, out.dropped) | "KeptAndDropped" >> beam.Flatten()
-             | "Keys" >> beam.FlatMap(remembered_keys)
+        keys = ((out.kept, out.dropped) | "KeptAndDropped" >> beam.Flatten()
+                | "Keys" >> beam.FlatMap(remembered_keys))
+        versions = out.kept | "VersionKeys" >> beam.Map(lambda a: (state.VERSION, key_of(a)))
+        _ = ((keys, versions) | "AllKeys" >> beam.Flatten()
              | "SeenRows" >> beam.MapTuple(lambda kind, key: state.seen_row(kind, key, run_id))
              | "WriteSeen" >> write(state.SEEN, "seen_keys_written"))
         spooled = (out.deferred

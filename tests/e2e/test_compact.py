@@ -37,7 +37,7 @@ def test_compaction_merges_files_drops_repeats_and_keeps_every_value(tmp_path: P
     assert query(tmp_path, "SELECT count(*) FROM t")[0][0] == 2 * len(before)
     _age(articles, 3600)
 
-    done = compact(str(articles), "article_id", "test")
+    done = compact(str(articles), ("article_id", "version"), "test")
 
     assert {d.files_in for d in done} == {2} and all(d.rows_out * 2 == d.rows_in for d in done)
     assert query(tmp_path, DISTINCT_ROWS) == before
@@ -53,7 +53,7 @@ def test_young_files_are_left_alone_and_cli_reports(tmp_path: Path) -> None:
     files = sorted((tmp_path / "articles").rglob("*.parquet"))
     for f in files:
         shutil.copy(f, f.with_name(f.name.replace("part-", "part-again-")))
-    assert compact(str(tmp_path / "articles"), "article_id", "t", min_age_s=3600) == []
+    assert compact(str(tmp_path / "articles"), ("article_id", "version"), "t", min_age_s=3600) == []
     _age(tmp_path, 7200)
     proc = subprocess.run([sys.executable, "-m", "pipeline", "compact", "--output", str(tmp_path),
                            "--partition", "language=ar", "--min-age", "1h"],

@@ -68,10 +68,13 @@ def test_a_lost_seen_store_is_rebuilt_from_the_articles(tmp_path: Path) -> None:
     folder = out / "articles" / "ingest_date=2026-11-29" / "language=en"
     folder.mkdir(parents=True)
     pq.write_table(pa.table({"article_id": ["a1", "a2"], "content_hash": ["h1", None]}), folder / "part-x.parquet")
-    assert state.rebuild_seen(str(out), str(st), "r1") == 3
+    assert state.rebuild_seen(str(out), str(st), "r1") == 5
     found = [state.read_seen_bucket(str(st), b) for b in range(state.BUCKETS)]
     assert set().union(*(f[state.URL] for f in found)) == {"a1", "a2"}
     assert set().union(*(f[state.CONTENT] for f in found)) == {"h1"}
+    # each article's version, in its article's bucket (files from before versions: version 1)
+    assert found[state.bucket_of("a1")][state.VERSION] >= {"a1:1:h1:a1:page"}
+    assert set().union(*(f[state.VERSION] for f in found)) == {"a1:1:h1:a1:page", "a2:1::a2:page"}
 
 
 def test_article_files_a_run_did_not_record_are_found_by_the_next(tmp_path: Path) -> None:
@@ -82,11 +85,11 @@ def test_article_files_a_run_did_not_record_are_found_by_the_next(tmp_path: Path
     old = folder / "part-old.parquet"
     pq.write_table(pa.table({"article_id": ["a1"], "content_hash": ["h1"]}), old)
     os.utime(old, (time.time() - 7200, time.time() - 7200))
-    assert state.rebuild_seen(str(out), str(st), "r1") == 2  # an empty store: everything
+    assert state.rebuild_seen(str(out), str(st), "r1") == 3  # an empty store: everything
     state.mark_seen_covered(str(st), time.time())
     assert state.rebuild_seen(str(out), str(st), "r2") == 0  # covered
     pq.write_table(pa.table({"article_id": ["a2"], "content_hash": ["h2"], "url": ["https://e.org/a2?utm_source=x"]}),
                    folder / "part-killed.parquet")  # committed by a run killed before its seen keys
-    assert state.rebuild_seen(str(out), str(st), "r3") == 3
+    assert state.rebuild_seen(str(out), str(st), "r3") == 4
     found = [state.read_seen_bucket(str(st), b) for b in range(state.BUCKETS)]
     assert set().union(*(f[state.URL] for f in found)) == {"a1", "a2", url_key("https://e.org/a2")}

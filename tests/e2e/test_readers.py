@@ -128,22 +128,22 @@ def test_a_file_without_the_newest_column_reads_as_nulls(articles: str, spark, t
     root = tmp_path / "articles"
     shutil.copytree(articles, root)
     newest = next(iter(root.rglob("*.parquet")))
-    old = pq.read_table(newest).drop_columns(["body_source"])
+    old = pq.read_table(newest).drop_columns(["version", "updated_at", "previous_content_hash"])  # schema 1
     old_folder = root / "ingest_date=2025-01-01" / "source=Old"  # sorts first: the schema a naive reader takes
     old_folder.mkdir(parents=True)
     pq.write_table(old, old_folder / "part-old.parquet")
     path = str(root)
 
-    duck = duckdb.sql(f"SELECT body_source IS NULL AS missing, count(*) FROM read_parquet('{path}/**/*.parquet', "
+    duck = duckdb.sql(f"SELECT version IS NULL AS missing, count(*) FROM read_parquet('{path}/**/*.parquet', "
                       "hive_partitioning=true, union_by_name=true) GROUP BY ALL ORDER BY missing").fetchall()
     total = sum(n for _, n in duck)
     assert duck == [(False, total - old.num_rows), (True, old.num_rows)]
     unified = pa.unify_schemas([pq.read_schema(f) for f in sorted(root.rglob("*.parquet"))])
-    assert "body_source" in unified.names
-    table = dataset(path).to_table(columns=["body_source", "source"])
-    assert table.filter(pa.compute.equal(table["source"], "Old"))["body_source"].null_count == old.num_rows
+    assert "version" in unified.names
+    table = dataset(path).to_table(columns=["version", "source"])
+    assert table.filter(pa.compute.equal(table["source"], "Old"))["version"].null_count == old.num_rows
     assert table.num_rows == total
     frame = _polars(path)
-    assert frame.filter(pl.col("source") == "Old")["body_source"].null_count() == old.num_rows
+    assert frame.filter(pl.col("source") == "Old")["version"].null_count() == old.num_rows
     sdf = spark.read.option("mergeSchema", "true").parquet(path)
-    assert sdf.filter("source = 'Old' AND body_source IS NULL").count() == old.num_rows
+    assert sdf.filter("source = 'Old' AND version IS NULL").count() == old.num_rows
