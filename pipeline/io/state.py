@@ -328,6 +328,13 @@ def _article_keys(row: dict) -> list[tuple[str, str]]:
     return keys
 
 
+def _commit_keys(row: dict) -> list[tuple[str, str]]:
+    """What makes two runs' rows one row: a first version by its URL, link and body keys, a later
+    version (which shares its article's URL by design) by its article and number."""
+    version = row.get("version") or 1
+    return [(VERSION, f"{row['article_id']}#{version}")] if version > 1 else _article_keys(row)
+
+
 def article_seen_rows(output_path: str, since: float, run_id: str) -> list[dict]:
     """Seen rows of the article files committed at or after `since` (every file for 0). An
     unreadable article file is skipped with a warning (the articles are the user's data)."""
@@ -441,7 +448,7 @@ class ExclusiveCommit:
                 yield rows
                 return
             self._read_others()
-            yield [row for row in rows if not any(k in self._keys for k in _article_keys(row))]
+            yield [row for row in rows if not any(k in self._keys for k in _commit_keys(row))]
 
     def _read_others(self) -> None:
         root = articles_root(self.output_path)
@@ -454,8 +461,8 @@ class ExclusiveCommit:
                                                    and info.mtime.timestamp() < self.since - margin):
                 continue
             try:
-                for row in read_columns(root, info.path, ["article_id", "content_hash", "url"]):
-                    self._keys.update(_article_keys(row))
+                for row in read_columns(root, info.path, ["article_id", "content_hash", "url", "version"]):
+                    self._keys.update(_commit_keys(row))
             except (OSError, ValueError, pa.ArrowException) as err:
                 log.warning("cannot read article file %s (%s): its rows are not checked against", info.path, err)
 

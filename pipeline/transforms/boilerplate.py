@@ -55,7 +55,7 @@ class _StripSite(beam.DoFn):
 
 
 class DropSiteBoilerplate(beam.PTransform):
-    """ExtractArticles' outputs in: its articles and refetched `REVISIONS` come out apart, with
+    """(new articles, refetched revisions) in: they come out apart (main, `REVISIONS`), with
     their site's boilerplate lines removed (a new version is compared with a cleaned earlier one),
     plus the line keys of their pages (`LINE_KEYS`) for the state store."""
 
@@ -63,9 +63,10 @@ class DropSiteBoilerplate(beam.PTransform):
         super().__init__()
         self.state_path, self.run_id = state_path, run_id
 
-    def expand(self, extracted: beam.pvalue.DoOutputsTuple) -> beam.pvalue.DoOutputsTuple:
-        return ((extracted.articles | "New" >> beam.Map(lambda a: (a.domain, (False, a))),
-                 extracted[REVISIONS] | "Refetched" >> beam.Map(lambda a: (a.domain, (True, a))))
+    def expand(self, extracted: tuple[beam.PCollection, beam.PCollection]) -> beam.pvalue.DoOutputsTuple:
+        new, refetched = extracted
+        return ((new | "New" >> beam.Map(lambda a: (a.domain, (False, a))),
+                 refetched | "Refetched" >> beam.Map(lambda a: (a.domain, (True, a))))
                 | "Articles" >> beam.Flatten()
                 | "GroupBySite" >> beam.GroupByKey()
                 | "Strip" >> beam.ParDo(_StripSite(self.state_path, self.run_id)).with_outputs(
