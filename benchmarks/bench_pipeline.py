@@ -3,9 +3,10 @@
     python benchmarks/bench_pipeline.py --preset 1k --repoll --json /tmp/bench.json
 
 Generates a deterministic corpus (`corpus`, `render`), serves it from memory (`server`), runs the
-real CLI once (and, with --repoll, again over unchanged feeds), then times `extract_page` alone over
-the same pages on every core. The ratio of the two says how much of the machine the pipeline uses
-for the one step it cannot skip. See benchmarks/README.md.
+real CLI once (and, with --repoll, again over unchanged feeds; with --peers, trafilatura's command
+line and newspaper4k over the same feeds), then times extraction alone over the same pages on every
+core: bare `trafilatura.extract` (the limit) and the pipeline's `extract_page`. The ratios say how
+much of the machine a run uses for the one step it cannot skip. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -25,16 +26,26 @@ from pathlib import Path
 
 import yaml
 from corpus import Corpus, build_corpus
-from measure import extraction_limit, parquet_files, rows_and_bytes, run_cli
+from measure import (
+    bare_extract_has_text,
+    extract_page_has_text,
+    extraction_limit,
+    parquet_files,
+    rows_and_bytes,
+    run_cli,
+)
+from peers import ensure_venv, peers, publish_feeds, run_peer
 from render import feed_url, render_site
 from server import PAGE_TYPE, BenchServer
 
 from pipeline.articles.decoding import decode_html
+from pipeline.config import HttpConfig
 
 PRESETS = {"small": (5, 10), "1k": (50, 20), "10k": (100, 100), "50k": (500, 100)}
 COLUMNS = {"scenario": "scenario", "feeds": "feeds", "articles": "articles", "requests": "requests",
            "wall s": "wall_s", "cpu s": "cpu_s", "articles/s": "articles_per_s", "limit pages/s": "limit_pages_per_s",
-           "ratio": "ratio", "peak RSS MB": "peak_rss_mb", "bytes/article": "bytes_per_article"}  # header: key
+           "ratio": "ratio", "extract_page pages/s": "extract_page_pages_per_s", "ratio to extract_page":
+           "ratio_extract_page", "peak RSS MB": "peak_rss_mb", "bytes/article": "bytes_per_article"}  # header: key
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -57,8 +68,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--repoll", action="store_true", help="run a second time over the unchanged feeds")
     p.add_argument("--repoll-304", choices=("conditional", "always"), default="conditional",
                    help="on the re-poll, answer 304 only to matching conditional requests, or to every feed request")
-    p.add_argument("--processes", type=int, default=os.cpu_count(), help="worker processes for the limit")
-    p.add_argument("--limit-pages", type=int, help="measure the limit on an even sample of this many pages")
+    p.add_argument("--peers", action="store_true",
+                   help="also run trafilatura's command line and newspaper4k over the same feeds (venvs made once)")
+    p.add_argument("--peer-threads", type=int, default=HttpConfig().concurrency,
+                   help="the peers' download threads (default: the pipeline's http.concurrency)")
+    p.add_argument("--processes", type=int, default=os.cpu_count(), help="worker processes for the limits")
+    p.add_argument("--limit-pages", type=int, help="measure the limits on an even sample of this many pages")
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--serve", action="store_true", help="only serve the corpus and print the config, until Ctrl-C")
     p.add_argument("--keep", type=Path, help="keep the config and output in this folder instead of a temp one")
@@ -105,7 +120,7 @@ def run_scenario(name: str, cmd: list[str], work: Path, server: BenchServer) -> 
             "articles": rows, "articles_counter": run.counters.get("articles written"),
             "feeds": run.counters.get("feeds polled"), "articles_per_s": round(rows / run.wall_s, 2),
             "peak_rss_mb": round(run.peak_rss_mb, 1), "bytes_per_article": round(size / rows) if rows else None,
-            "counters": run.counters, "server": stats, "log": run.log[-3000:]}
+            "counters": run.counters, "server": stats, "log": run.log[-3000:], "rss_mb": run.rss_mb}
 
 
 @contextmanager
@@ -127,6 +142,23 @@ def run_scenarios(args: argparse.Namespace, server: BenchServer, config: Path, w
     if args.repoll and results[0]["returncode"] == 0:
         server.force_304 = args.repoll_304 == "always"
         results.append(run_scenario(f"repoll ({args.repoll_304} 304)", cmd, work, server))
+    return results
+
+
+def run_peers(args: argparse.Namespace, corpus: Corpus, server: BenchServer, work: Path) -> list[dict]:
+    """Each peer over the same feeds, after the pipeline's runs: same servers, same latency."""
+    feed_urls = publish_feeds(corpus, server)
+    results = []
+    for peer in peers():
+        run, rows, size, blocked = run_peer(peer, feed_urls, work / "peers", args.peer_threads)
+        stats = server.take_stats()
+        results.append({"scenario": peer.name, "returncode": run.returncode, "wall_s": round(run.wall_s, 2),
+                        "cpu_s": round(run.cpu_s, 2), "requests": stats.get("requests", 0),
+                        "articles": rows, "articles_counter": run.counters.get("articles written", rows),
+                        "feeds": len(feed_urls), "articles_per_s": round(rows / run.wall_s, 2),
+                        "peak_rss_mb": round(run.peak_rss_mb, 1), "bytes_per_article": None,
+                        "output_bytes": size, "blocked": blocked, "counters": run.counters,
+                        "server": stats, "log": run.log[-3000:], "rss_mb": run.rss_mb})
     return results
 
 
@@ -156,18 +188,21 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def report(args: argparse.Namespace, stats: dict, limit: dict, results: list[dict]) -> str:
+def report(args: argparse.Namespace, stats: dict, limits: dict[str, dict], results: list[dict]) -> str:
     lines = [f"corpus: {stats['feeds']} feeds, {stats['entries']} entries, {stats['pages']} pages "
              f"({stats['arabic_pages']} Arabic, mean {stats['page_kb']} KB), planted duplicates: "
              f"{stats['dup_same_url']} same URL, {stats['dup_copy']} same body, {stats['dup_wire']} wire near-dups; "
              f"rendered in {stats['render_s']} s",
              f"pipeline: latency {args.latency_ms:g} ms, beam args: {args.beam_args or '(none: FnApiRunner)'}; "
              f"{os.cpu_count()} CPUs, load average {stats['load_avg']} at start (other work skews every figure)",
-             f"limit: extract_page on {limit['processes']} processes: {limit['pages']} pages in {limit['seconds']} s "
-             f"({limit['pages_with_text']} with text)"]
+             *(f"{name}: {lim['processes']} processes, {lim['pages']} pages in {lim['seconds']} s "
+               f"({lim['pages_with_text']} with text)" for name, lim in limits.items())]
     for r in results:
         lines.append(f"{r['scenario']}: exit {r['returncode']}, counters {r['counters'] or 'missing'}, "
                      f"server {r['server']}")
+        if "blocked" in r:
+            lines.append(f"  outside loopback: {len(r['blocked'])} attempts blocked {r['blocked'][:5]}"
+                         if r["blocked"] else "  outside loopback: nothing attempted")
         if r["articles_counter"] != r["articles"]:
             lines.append(f"  WARNING: articles_written counter {r['articles_counter']} != {r['articles']} rows on disk")
     lines += [f"expected articles on the first run (distinct bodies): {stats['expected_articles']}", "", table(results)]
@@ -177,6 +212,9 @@ def report(args: argparse.Namespace, stats: dict, limit: dict, results: list[dic
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     load_avg = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    if args.peers:
+        for peer in peers():  # before the corpus is served: a first run installs them
+            ensure_venv(peer)
     corpus = build_corpus(args.feeds, args.articles_per_feed, args.seed, args.arabic_share, args.dup_share)
     with tempfile.TemporaryDirectory(prefix="news-ingest-bench-") as tmp:
         work = args.keep or Path(tmp)
@@ -185,16 +223,24 @@ def main(argv: list[str] | None = None) -> int:
             if args.serve:
                 return serve_until_interrupted(config)
             results = run_scenarios(args, server, config, work)
+            if args.peers:
+                results += run_peers(args, corpus, server, work)
     sample = list(pages.items())
     if args.limit_pages and args.limit_pages < len(sample):
         sample = sample[::len(sample) // args.limit_pages][:args.limit_pages]
-    items = [(decode_html(body, PAGE_TYPE)[0], url) for url, body in sample]
-    limit = extraction_limit(items, args.processes)  # after the server's threads are gone: the pool forks
+    # after the server's threads are gone: the pools fork
+    limits = {"limit (bare trafilatura.extract)": extraction_limit(
+                  bare_extract_has_text, [body for _, body in sample], args.processes),
+              "extract_page": extraction_limit(
+                  extract_page_has_text, [(decode_html(body, PAGE_TYPE)[0], url) for url, body in sample],
+                  args.processes)}
+    bare, ours = (lim["pages_per_s"] for lim in limits.values())
     for r in results:
-        r["limit_pages_per_s"] = limit["pages_per_s"]
-        r["ratio"] = round(r["articles_per_s"] / limit["pages_per_s"], 3) if r["articles"] else None
+        r["limit_pages_per_s"], r["extract_page_pages_per_s"] = bare, ours
+        r["ratio"] = round(r["articles_per_s"] / bare, 3) if r["articles"] else None
+        r["ratio_extract_page"] = round(r["articles_per_s"] / ours, 3) if r["articles"] else None
     stats = {**corpus.stats(), **sizes, "load_avg": load_avg}
-    print(report(args, stats, limit, results))
+    print(report(args, stats, limits, results))
     failed = [r for r in results if r["returncode"] != 0]
     for r in failed:
         print(f"\n{r['scenario']} failed; end of its output:\n{r['log']}", file=sys.stderr)
@@ -202,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         machine = {"cpus": os.cpu_count(), "python": platform.python_version(),
                    **{pkg: importlib.metadata.version(pkg) for pkg in ("apache-beam", "trafilatura")}}
         args.json.write_text(json.dumps({"params": {k: str(v) for k, v in vars(args).items()}, "machine": machine,
-                                         "corpus": stats, "limit": limit, "scenarios": results}, indent=2))
+                                         "corpus": stats, "limits": limits, "scenarios": results}, indent=2))
     return 1 if failed else 0
 
 

@@ -2,9 +2,11 @@
 
 The run is a subprocess (`python -m pipeline run`), so wall time includes interpreter and Beam
 start-up, as a cron-scheduled run pays them, and peak RSS covers the whole process tree (Beam's
-`multi_processing` workers are child processes). The limit is the same page HTML through
-`extract_page` on a plain process pool: the throughput the pipeline would reach if extraction,
-which cannot be avoided, were its only cost.
+`multi_processing` workers are child processes); `run_cli` runs any command, so the peers are
+measured the same way. The limits are the same pages on a plain process pool: bare
+`trafilatura.extract` with default options on the served bytes (the work a user would otherwise
+run), and the pipeline's own `extract_page` (what the pipeline would reach if extraction, which it
+cannot skip, were its only cost).
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ import subprocess
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
+import trafilatura
 
 from pipeline.articles.extract import extract_page
 
@@ -37,6 +42,7 @@ class CliRun:
     peak_rss_mb: float
     counters: dict[str, int]  # from the CLI's summary line: "feeds polled", "articles written", ...
     log: str  # the CLI's stdout and stderr, for the report when something went wrong
+    rss_mb: list[tuple[float, float]]  # (seconds since start, tree RSS MB), one sample a second: what grows
 
 
 def tree_rss(root: int) -> int:
@@ -59,24 +65,27 @@ def tree_rss(root: int) -> int:
     return total
 
 
-def run_cli(cmd: list[str], cwd: str, poll_s: float = 0.1) -> CliRun:
-    """Run the pipeline CLI to completion, sampling its tree's RSS every `poll_s` seconds."""
+def run_cli(cmd: list[str], cwd: str, poll_s: float = 0.1, env: dict[str, str] | None = None) -> CliRun:
+    """Run a command (the pipeline CLI, a peer) to completion, sampling its tree's RSS every `poll_s` seconds."""
     with tempfile.TemporaryFile() as log:
         cpu_before = _children_cpu()
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
-        peak = tree_rss(proc.pid)
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        peak, trace = tree_rss(proc.pid), []
         while True:
             try:
                 proc.wait(timeout=poll_s)  # returns at exit, so wall time is not rounded up to poll_s
                 break
             except subprocess.TimeoutExpired:
-                peak = max(peak, tree_rss(proc.pid))
+                rss = tree_rss(proc.pid)
+                peak = max(peak, rss)
+                if (t := time.perf_counter() - start) >= len(trace):
+                    trace.append((round(t, 1), round(rss / 2**20, 1)))
         wall = time.perf_counter() - start
         cpu = _children_cpu() - cpu_before
         log.seek(0)
         text = log.read().decode("utf-8", "replace")
-    return CliRun(proc.returncode, wall, cpu, peak / 2**20, summary_counters(text), text)
+    return CliRun(proc.returncode, wall, cpu, peak / 2**20, summary_counters(text), text, trace)
 
 
 def _children_cpu() -> float:
@@ -99,17 +108,23 @@ def rows_and_bytes(files: set[Path]) -> tuple[int, int]:
     return (sum(pq.read_metadata(f).num_rows for f in files), sum(f.stat().st_size for f in files))
 
 
-def _extract(item: tuple[str, str]) -> bool:
+def extract_page_has_text(item: tuple[str, str]) -> bool:
+    """The pipeline's extraction of one (decoded html, url) pair."""
     html, url = item
     return extract_page(html, url).text is not None
 
 
-def extraction_limit(items: list[tuple[str, str]], processes: int) -> dict[str, float]:
-    """Pages/s of `extract_page` over (html, url) pairs on `processes` workers; only the map is timed."""
+def bare_extract_has_text(body: bytes) -> bool:
+    """`trafilatura.extract` with default options on the page's bytes, as a user would call it."""
+    return bool(trafilatura.extract(body))
+
+
+def extraction_limit(work: Callable[[Any], bool], items: Sequence[Any], processes: int) -> dict[str, float]:
+    """Pages/s of `work` over `items` on `processes` workers; only the map is timed."""
     with Pool(processes) as pool:
-        pool.map(_extract, items[:processes], chunksize=1)  # warm-up: workers up, lazy imports done
+        pool.map(work, items[:processes], chunksize=1)  # warm-up: workers up, lazy imports done
         start = time.perf_counter()
-        found = pool.map(_extract, items, chunksize=max(1, len(items) // (processes * 32)))
+        found = pool.map(work, items, chunksize=max(1, len(items) // (processes * 32)))
         seconds = time.perf_counter() - start
     return {"pages": len(items), "processes": processes, "seconds": round(seconds, 3),
             "pages_per_s": round(len(items) / seconds, 2), "pages_with_text": sum(found)}

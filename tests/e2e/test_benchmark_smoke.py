@@ -1,8 +1,12 @@
-"""The benchmark still runs end to end: tiny corpus, no latency, no timing assertions."""
+"""The benchmark still runs end to end: tiny corpus, no latency, no timing assertions. The peers
+(`--peers`) need venvs installed from the package registry, so only their network guard is tested."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +22,26 @@ def test_benchmark_runs_and_reports_a_ratio(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=180, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     header = next(line for line in proc.stdout.splitlines() if line.startswith("scenario"))
-    assert "ratio" in [c.strip() for c in header.split("|")]
+    assert {"ratio", "ratio to extract_page"} <= {c.strip() for c in header.split("|")}
     first, repoll = json.loads(out.read_text())["scenarios"]
-    assert first["articles"] > 0 and first["ratio"] > 0
+    assert first["articles"] > 0 and first["ratio"] > 0 and first["ratio_extract_page"] > 0
     assert repoll["articles"] == 0 and repoll["server"].get("page_requests", 0) == 0
+
+
+def test_peer_processes_reach_loopback_only(tmp_path: Path) -> None:
+    """What `--peers` runs under: a site's name resolves to its loopback address, anything else fails
+    and is logged (192.0.2.1 is a documentation address: nothing is sent even if the guard broke)."""
+    script = ("import socket, sys\n"
+              "socket.create_connection(('s127-0-1-2.localhost', int(sys.argv[1])), timeout=5).close()\n"
+              "try:\n"
+              "    socket.create_connection(('192.0.2.1', 80), timeout=1)\n"
+              "except OSError as e:\n"
+              "    print('refused', e.errno)\n")
+    blocked = tmp_path / "blocked.txt"
+    env = {**os.environ, "PYTHONPATH": str(BENCH.parent / "peer_guard"), "NEWS_INGEST_PEER_BLOCKED": str(blocked)}
+    with socket.create_server(("127.0.1.2", 0)) as site:
+        proc = subprocess.run([sys.executable, "-c", script, str(site.getsockname()[1])],
+                              capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["refused", str(errno.ENETUNREACH)]
+    assert "192.0.2.1" in blocked.read_text()
