@@ -30,6 +30,7 @@ from datetime import date, datetime
 import pyarrow as pa
 
 from pipeline.articles.neardup import signature
+from pipeline.io.delta import data_files
 from pipeline.io.parquet import (
     articles_root,
     dataset_files,
@@ -242,7 +243,7 @@ def rebuild_seen(output_path: str, state_path: str, run_id: str, force: bool = F
         since = _covered_until(state_path) - _COVERED_MARGIN_S
     root, rows = articles_root(output_path), []
     fsys, _ = filesystem(root)
-    files = [info.path for info in fsys.get_file_info(dataset_files(root))
+    files = [info.path for info in fsys.get_file_info(data_files(root))
              if since <= 0 or info.mtime is None or info.mtime.timestamp() >= since]
     for file in files:
         problem = verify_file(root, file)
@@ -268,7 +269,7 @@ def rebuild_signatures(output_path: str, state_path: str, run_id: str, window_da
     root, rows = articles_root(output_path), []
     fsys, _ = filesystem(root)
     since = time.time() - window_days * 86400
-    for info in fsys.get_file_info(dataset_files(root)):
+    for info in fsys.get_file_info(data_files(root)):
         if (info.mtime is not None and info.mtime.timestamp() < since) or verify_file(root, info.path):
             continue
         day = re.search(r"ingest_date=(\d{4}-\d{2}-\d{2})", info.path)
