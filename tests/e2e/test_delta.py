@@ -115,6 +115,51 @@ def test_stats_compact_and_the_layout_check(runs) -> None:
         prepared(plain.with_paths(output=str(output)), "check")
 
 
+SPARK_DELTA = Path(__file__).resolve().parents[2] / "build" / "spark-delta"  # `make spark-delta`
+SPARK_READS = """
+import json, sys
+from pyspark.sql import SparkSession
+spark = (SparkSession.builder.master("local[1]").config("spark.jars", sys.argv[1])
+         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+         .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
+         .config("spark.sql.shuffle.partitions", "1").config("spark.databricks.delta.snapshotPartitions", "1")
+         .config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1").getOrCreate())
+try:
+    for root, columns in json.loads(sys.argv[2]).items():
+        frame = spark.read.format("delta").load(root)
+        rows = [list(r) for r in frame.select(*columns).collect()]
+        print(json.dumps({"root": root, "types": dict(frame.dtypes), "rows": rows}, default=str, ensure_ascii=False))
+finally:
+    spark.stop()
+"""
+
+
+@pytest.mark.timeout(600)  # a JVM start on a loaded machine
+def test_spark_with_delta_spark_reads_the_table(runs) -> None:
+    if not (SPARK_DELTA / "ready").exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{SPARK_DELTA} is missing: `make test` runs `make spark-delta` first")
+        pytest.skip("Spark with delta-spark is installed by `make spark-delta` (`make test` runs it)")
+    tmp, *_ = runs
+    tables = {str(tmp / "delta" / "articles"): KEY,
+              str(tmp / "delta" / "rejects"): ["stage", "reason", "url", "ingest_date"]}
+    jars = ",".join(str(p) for p in sorted((SPARK_DELTA / "jars").glob("*.jar")))
+    env = {k: v for k, v in os.environ.items() if k != "SPARK_HOME"}
+    env.update(PYTHONPATH=str(SPARK_DELTA / "python"), SPARK_LOCAL_IP="127.0.0.1")
+    proc = subprocess.run([sys.executable, "-c", SPARK_READS, jars, json.dumps(tables)],
+                          capture_output=True, text=True, timeout=540, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    seen = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"root"')]
+    assert [s["root"] for s in seen] == list(tables)
+    for read in seen:
+        assert read["types"]["ingest_date"] == "date"
+        expected = dataset(read["root"]).to_table(columns=tables[read["root"]]).to_pylist()
+        assert sorted(map(tuple, read["rows"])) == sorted(tuple(str(v) if k == "ingest_date" else v
+                                                                for k, v in r.items()) for r in expected)
+    assert any(r[3].startswith("مهرجان التمور") for r in seen[0]["rows"])  # Arabic titles intact in Spark
+
+
 SCHEMA = pa.schema([("article_id", pa.string()), ("title", pa.string()), ("ingest_date", pa.string())])
 
 
@@ -152,6 +197,7 @@ def test_files_no_commit_took_are_invisible_written_again_and_removed(tmp_path: 
         articles = str(tmp_path / "out" / "articles")
         orphans = dataset_files(articles)
         assert len(orphans) >= 2 and len(DeltaTable(articles).to_pyarrow_table()) == 0
+        assert _sql_count(tmp_path / "out") == 0
         again = run_batch(cfg)
         assert again.counters["articles_written"] == first.counters["articles_written"]
         assert again.counters["rejects_written"] == first.counters["rejects_written"]
@@ -166,3 +212,11 @@ def test_files_no_commit_took_are_invisible_written_again_and_removed(tmp_path: 
     assert not set(orphans) & set(dataset_files(articles))
     assert sorted(dataset_files(articles)) == delta.committed_files(articles)
     assert len(DeltaTable(articles).to_pyarrow_table()) == first.counters["articles_written"]
+    assert _sql_count(tmp_path / "out") == first.counters["articles_written"]
+
+
+def _sql_count(output: Path) -> int:
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "sql", "SELECT count(*) AS n FROM articles",
+                           "--output", str(output)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return int(proc.stdout.split("│")[-2])  # the one cell of DuckDB's box
