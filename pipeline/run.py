@@ -12,14 +12,14 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.config import Config
-from pipeline.io import state
+from pipeline.io import delta, state
 from pipeline.io.layout import ensure_layout
 from pipeline.io.metrics import write_run_metrics
 from pipeline.io.parquet import absolute, articles_root, ensure_writable, rejects_root
 from pipeline.logs import current_run_id, log
 from pipeline.pipeline import IngestFeeds
 from pipeline.records import utc_now
-from pipeline.schema import REJECT_PARTITIONS
+from pipeline.schema import ARTICLE_SCHEMA, REJECT_PARTITIONS, REJECT_SCHEMA
 from pipeline.sources.schedule import FeedState
 from pipeline.transforms.names import COUNTERS, NAMESPACE
 
@@ -78,14 +78,18 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
 
 def prepared(config: Config, run_id: str) -> Config:
     """Local paths made absolute (workers may run elsewhere) and checked writable before any work;
-    each dataset's layout checked against the config (and recorded on the first run); unreadable
-    state files quarantined; a lost seen store rebuilt from the articles."""
+    each dataset's layout checked against the config (and recorded on the first run); Delta tables
+    created, and their files no commit took deleted; unreadable state files quarantined; a lost
+    seen store rebuilt from the articles."""
     config = config.with_paths(output=absolute(config.output.path), state=absolute(config.state_path))
     ensure_writable(config.output.path)
     ensure_writable(config.state_path)
     out = config.output
     ensure_layout(articles_root(out.path), "articles", out.partition_by, out.compression, out.format)
     ensure_layout(rejects_root(out.path), "rejects", REJECT_PARTITIONS, out.compression, out.format)
+    if out.format == "delta":
+        delta.prepare(articles_root(out.path), ARTICLE_SCHEMA, out.partition_by)
+        delta.prepare(rejects_root(out.path), REJECT_SCHEMA, REJECT_PARTITIONS)
     state.check_state(config.state_path, config.output.path)
     state.rebuild_seen(config.output.path, config.state_path, run_id)
     state.rebuild_signatures(config.output.path, config.state_path, run_id, config.dedup.window_days)

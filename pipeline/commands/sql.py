@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.config import ConfigError
+from pipeline.io import delta
 from pipeline.io.parquet import articles_root, rejects_root
 
 
@@ -18,7 +19,10 @@ def run_sql(query: str, output: str) -> str:
     con = duckdb.connect()
     views = 0
     for name, root in (("articles", articles_root(output)), ("rejects", rejects_root(output))):
-        if any(Path(root).glob("**/*.parquet")):
+        if delta.is_delta(root):  # only the files its log lists, not every file in its folders
+            con.register(name, delta.dataset(root))
+            views += 1
+        elif any(Path(root).glob("**/*.parquet")):
             glob = str(Path(root) / "**" / "*.parquet").replace("'", "''")
             con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{glob}', hive_partitioning=true, "
                         "union_by_name=true)")

@@ -38,6 +38,7 @@ from pyarrow import fs as pafs
 from pipeline.articles.boilerplate import KEEP_PAGES
 from pipeline.articles.neardup import signature
 from pipeline.articles.versions import article_of_key, version_key
+from pipeline.io.delta import data_files
 from pipeline.io.lock import commit_claim
 from pipeline.io.parquet import (
     articles_root,
@@ -340,7 +341,7 @@ def article_seen_rows(output_path: str, since: float, run_id: str) -> list[dict]
     unreadable article file is skipped with a warning (the articles are the user's data)."""
     root, rows = articles_root(output_path), []
     fsys, _ = filesystem(root)
-    files = [info.path for info in fsys.get_file_info(dataset_files(root))
+    files = [info.path for info in fsys.get_file_info(data_files(root))
              if since <= 0 or info.mtime is None or info.mtime.timestamp() >= since]
     for file in files:
         problem = verify_file(root, file)
@@ -387,7 +388,7 @@ def rebuild_signatures(output_path: str, state_path: str, run_id: str, window_da
     articles, rows = articles_root(output_path), []
     fsys, _ = filesystem(articles)
     since = time.time() - window_days * 86400
-    for info in fsys.get_file_info(dataset_files(articles)):
+    for info in fsys.get_file_info(data_files(articles)):
         if (info.mtime is not None and info.mtime.timestamp() < since) or verify_file(articles, info.path):
             continue
         day = re.search(r"ingest_date=(\d{4}-\d{2}-\d{2})", info.path)

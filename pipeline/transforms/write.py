@@ -4,7 +4,9 @@ Beam's own Parquet sinks were measured to overwrite earlier runs (`WriteToParque
 files in sub-folders (`fileio.WriteToFiles`); ARCHITECTURE.md has the measurements. Each file here is
 atomic and uniquely named (`pipeline.io.parquet`). A bundle that a distributed runner retries can
 write its file twice: readers that need exactly-once rows dedupe on `article_id` (or run
-`news-ingest compact`, which does).
+`news-ingest compact`, which does). A Delta table (`table_format="delta"`) takes the window's files
+in one commit once they are all written (`CommitDelta`): only the files of the bundle attempts the
+runner kept reach it, and a retried commit is recognised by its transaction version.
 
 With `exclusive=` (the articles), each file is made visible under the state folder's commit claim,
 without the rows another run on the same state committed meanwhile (`state.ExclusiveCommit`).
@@ -25,6 +27,7 @@ from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
+from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline.io import delta, state
@@ -42,9 +45,7 @@ class _WriteFn(beam.DoFn):
         self.root, self.schema, self.partition_by = root, schema, partition_by
         self.exclusive = exclusive
         self.run_id, self.compression, self.table_format = run_id, compression, table_format
-        # Delta keeps partition values in its log and wants them in the table it appends
-        self.file_schema = schema if table_format == "delta" else pa.schema(
-            [f for f in schema if f.name not in partition_by])
+        self.file_schema = pa.schema([f for f in schema if f.name not in partition_by])
         self.rows_written = declared_counter(counter)
         self.files_written = declared_counter("files_written")
         self.elsewhere = declared_counter("committed_by_another_run")
@@ -64,42 +65,75 @@ class _WriteFn(beam.DoFn):
             if path := self._flush(key):
                 yield WindowedValue(path, window.max_timestamp(), [window])
 
-    def _flush(self, key: tuple) -> str | None:
-        """The committed file's path; None when another run had committed every row."""
+    def _flush(self, key: tuple) -> str | dict | None:
+        """The written file (for Delta, what its commit needs); None when another run had
+        committed every row."""
         rows = self.buffers.pop(key)
-        if self.table_format == "delta":
-            self.rows_written.inc(len(rows))
-            return delta.append(self.root, pa.Table.from_pylist(rows, schema=self.file_schema),
-                                self.partition_by, self.compression)
         if self.exclusive is None:
             return self._write(key, rows)
         with self.exclusive.new_rows(rows) as new:
             self.elsewhere.inc(len(rows) - len(new))
             return self._write(key, new) if new else None
 
-    def _write(self, key: tuple, rows: list[dict]) -> str:
-        path = write_partition(self.root, dict(zip(self.partition_by, key[1:], strict=True)),
-                               pa.Table.from_pylist(rows, schema=self.file_schema), self.run_id, self.compression)
+    def _write(self, key: tuple, rows: list[dict]) -> str | dict:
+        table = pa.Table.from_pylist(rows, schema=self.file_schema)
+        write = delta.write_file if self.table_format == "delta" else write_partition
+        path = write(self.root, dict(zip(self.partition_by, key[1:], strict=True)), table, self.run_id,
+                     self.compression)
         self.rows_written.inc(len(rows))
         self.files_written.inc()
         return path
 
 
+class _CommitDeltaFn(beam.DoFn):
+    """All files of one window in one Delta commit; yields their paths once committed.
+
+    The transaction version is `first_version` for a batch run (the global window) and grows with
+    the windows of a streaming job: `first_version` plus the window's index since the epoch, so it
+    is the same when a runner retries the commit and larger for every later window and run."""
+
+    def __init__(self, root: str, schema: pa.Schema, partition_by: tuple[str, ...], first_version: int):
+        self.root, self.schema, self.partition_by, self.first_version = root, schema, partition_by, first_version
+
+    def process(self, element: tuple[int, list[dict]], window=beam.DoFn.WindowParam):
+        files = list(element[1])
+        version = self.first_version
+        if not isinstance(window, GlobalWindow):
+            version += window.start.micros // (window.end - window.start).micros
+        delta.commit(self.root, files, self.schema, self.partition_by, version)
+        base = self.root.rstrip("/")
+        yield from (f"{base}/{f['path']}" for f in files)
+
+
+class CommitDelta(beam.PTransform):
+    """The data files `WriteParquet` wrote, committed to the Delta table per window."""
+
+    def __init__(self, root: str, schema: pa.Schema, partition_by: tuple[str, ...]):
+        super().__init__()
+        self.fn = _CommitDeltaFn(root, schema, partition_by, delta.next_version(root))
+
+    def expand(self, files: beam.PCollection) -> beam.PCollection:
+        return (files | "OneKey" >> beam.Map(lambda f: (0, f)).with_output_types(tuple[int, Any])
+                | "PerWindow" >> beam.GroupByKey() | "Commit" >> beam.ParDo(self.fn))
+
+
 class WriteParquet(beam.PTransform):
-    """Records (dataclasses or dicts) to a Hive-partitioned Parquet dataset under `root`."""
+    """Records (dataclasses or dicts) to a Hive-partitioned Parquet dataset (or Delta table) under `root`."""
 
     def __init__(self, root: str, schema: pa.Schema, partition_by: tuple[str, ...], run_id: str,
                  compression: str = "zstd", *, counter: str, after: beam.PCollection | None = None,
                  table_format: str = "parquet", exclusive: state.ExclusiveCommit | None = None):
         super().__init__()
         self.fn = _WriteFn(root, schema, partition_by, run_id, compression, counter, table_format, exclusive)
+        self.commit = CommitDelta(root, schema, partition_by) if table_format == "delta" else None
         self.after = after
 
     def expand(self, records: beam.PCollection) -> beam.PCollection:
         rows = records | "ToRow" >> beam.Map(lambda r: r if isinstance(r, dict) else dataclasses.asdict(r))
         if self.after is not None:
             rows = rows | "AfterCommit" >> After(self.after)
-        return rows | "Write" >> beam.ParDo(self.fn)
+        written = rows | "Write" >> beam.ParDo(self.fn)
+        return written | "CommitDelta" >> self.commit if self.commit else written
 
 
 class After(beam.PTransform):

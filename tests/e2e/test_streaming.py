@@ -18,6 +18,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_stream import TestStream as Ticks  # not collected as a test class
 from apache_beam.transforms import window
 from conftest import GrowingFeed, query
+from deltalake import DeltaTable
 from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline.commands.demo_server import FixtureServer
@@ -32,10 +33,12 @@ def _config(server: FixtureServer, out: Path, **streaming) -> dict:
             "polling": {"respect_schedule": False}, "streaming": streaming}
 
 
-def test_teststream_windows_ticks_and_dedups_across_them(tmp_path: Path) -> None:
+@pytest.mark.parametrize("table_format", ["parquet", "delta"])
+def test_teststream_windows_ticks_and_dedups_across_them(tmp_path: Path, table_format: str) -> None:
     with FixtureServer(tmp_path) as server:
         feed = GrowingFeed(server, start=2)  # 2 entries at the first tick, 3 at the second
-        cfg = prepared(parse_config(_config(server, tmp_path / "out")), "teststream")
+        config = _config(server, tmp_path / "out")
+        cfg = prepared(parse_config({**config, "output": {**config["output"], "format": table_format}}), "teststream")
         ticks = (Ticks()
                  .advance_watermark_to(0).add_elements([window.TimestampedValue("tick-1", 1)])
                  .advance_watermark_to(60).add_elements([window.TimestampedValue("tick-2", 61)])
@@ -47,8 +50,14 @@ def test_teststream_windows_ticks_and_dedups_across_them(tmp_path: Path) -> None
     assert feed.polls == 2
     pages = [r for r in server.requests if r.startswith("/p")]
     assert sorted(pages) == ["/p0.html", "/p1.html", "/p2.html"]  # the second tick fetched only the new one
-    rows = query(tmp_path / "out", "SELECT url FROM t ORDER BY url")
-    assert [r[0].rsplit("/", 1)[1] for r in rows] == ["p0.html", "p1.html", "p2.html"]
+    if table_format == "delta":  # one commit per window, its transaction version the window's
+        table = DeltaTable(str(tmp_path / "out" / "articles"))
+        assert sorted((c["version"], c["operation"], c.get("news_ingest.txn_version")) for c in table.history()) == [
+            (0, "CREATE TABLE", None), (1, "WRITE", "1"), (2, "WRITE", "2")]
+        urls = sorted(table.to_pyarrow_table(columns=["url"])["url"].to_pylist())
+    else:
+        urls = [r[0] for r in query(tmp_path / "out", "SELECT url FROM t ORDER BY url")]
+    assert [u.rsplit("/", 1)[1] for u in urls] == ["p0.html", "p1.html", "p2.html"]
 
 
 def _files(root: Path) -> tuple[list[Path], list[Path]]:
