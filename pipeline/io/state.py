@@ -26,7 +26,7 @@ import re
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -407,20 +407,26 @@ def rebuild_signatures(output_path: str, state_path: str, run_id: str, window_da
     return len(rows)
 
 
-def compact_seen(state_path: str, run_id: str, output_path: str | None = None, max_files: int = 8) -> None:
-    """Past `max_files` files in a bucket folder, rewrite it as one file (each run adds one per bucket)."""
-    root = SEEN.root(state_path)
+def _compact_buckets(store: Store, state_path: str, run_id: str, rows: Callable[[int], Iterable[dict]],
+                     max_files: int) -> None:
+    """Past `max_files` files in a bucket folder of `store` (each run adds one), rewrite it as one
+    file of `rows(bucket)`, read before the old files go."""
+    root = store.root(state_path)
     fsys, _ = filesystem(root)
     for bucket in range(BUCKETS):
         files = dataset_files(f"{root}/bucket={bucket}")
         if len(files) <= max_files:
             continue
-        keys = read_seen_bucket(state_path, bucket, output_path)
-        SEEN.write(state_path, (seen_row(kind, key, run_id) for kind, ks in keys.items() for key in ks),
-                   f"compacted-{run_id}")
+        store.write(state_path, rows(bucket), f"compacted-{run_id}")
         for file in files:
             with suppress(FileNotFoundError):  # quarantined while read
                 fsys.delete_file(file)
+
+
+def compact_seen(state_path: str, run_id: str, output_path: str | None = None, max_files: int = 8) -> None:
+    _compact_buckets(SEEN, state_path, run_id, lambda bucket: (
+        seen_row(kind, key, run_id) for kind, ks in read_seen_bucket(state_path, bucket, output_path).items()
+        for key in ks), max_files)
 
 
 # --- a run's article files against other runs' on the same state folder ------------------------
@@ -504,18 +510,11 @@ def read_boilerplate_bucket(state_path: str, bucket: int, keep: int) -> dict[str
 
 
 def compact_boilerplate(state_path: str, run_id: str, keep: int = KEEP_PAGES, max_files: int = 8) -> None:
-    """Past `max_files` files in a bucket folder, rewrite it with the newest `keep` pages per site."""
-    root = BOILERPLATE.root(state_path)
-    fsys, _ = filesystem(root)
-    for bucket in range(BUCKETS):
-        files = dataset_files(f"{root}/bucket={bucket}")
-        if len(files) <= max_files:
-            continue
-        BOILERPLATE.write(state_path, (boilerplate_row(domain, aid, keys, seen_at, run_id)
-                                       for domain, pages in _newest_pages(state_path, bucket, keep).items()
-                                       for aid, (seen_at, keys) in pages.items()), f"compacted-{run_id}")
-        for file in files:
-            fsys.delete_file(file)
+    """Keeps the newest `keep` pages per site."""
+    _compact_buckets(BOILERPLATE, state_path, run_id, lambda bucket: (
+        boilerplate_row(domain, aid, keys, seen_at, run_id)
+        for domain, pages in _newest_pages(state_path, bucket, keep).items()
+        for aid, (seen_at, keys) in pages.items()), max_files)
 
 
 # --- start of a run: debris removed, unreadable state quarantined ------------------------------

@@ -50,3 +50,20 @@ def test_a_sites_repeated_line_leaves_its_bodies_across_runs(empty_site: Fixture
         assert "newsletter" not in body
         assert "will now leave at" in body and "winter timetable" in body  # each story's own lines stay
         assert (digest, words) == (content_hash(body), count_words(body))
+
+
+def test_the_store_is_compacted_to_each_sites_newest_pages(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from pipeline.io import state
+
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    for i in range(10):  # one file per run, as RecordState writes them
+        state.BOILERPLATE.write(str(tmp_path), [state.boilerplate_row(
+            "harbour.example", f"a{i}", {f"k{i}"}, start + timedelta(hours=i), f"r{i}")], f"r{i}")
+    bucket = state.bucket_of("harbour.example")
+    state.compact_boilerplate(str(tmp_path), "c", keep=3)
+    folder = tmp_path / "boilerplate" / f"bucket={bucket}"
+    assert len(list(folder.glob("*.parquet"))) == 1
+    assert state.read_boilerplate_bucket(str(tmp_path), bucket, keep=100) == {
+        "harbour.example": {f"a{i}": frozenset({f"k{i}"}) for i in (7, 8, 9)}}
