@@ -54,11 +54,25 @@ def prepare(root: str, schema: pa.Schema, partition_by: Sequence[str]) -> None:
     never committed are deleted once older than a day (younger ones may be a running job's)."""
     from deltalake import DeltaTable
 
+    wanted = table_schema(schema, partition_by)
     if not is_delta(root):
-        DeltaTable.create(_uri(root), table_schema(schema, partition_by), mode="ignore",
-                          partition_by=list(partition_by))
+        DeltaTable.create(_uri(root), wanted, mode="ignore", partition_by=list(partition_by))
+    else:
+        _add_new_columns(DeltaTable(_uri(root)), wanted)
     for path in remove_uncommitted(root):
         log.info("removed a data file no Delta commit references: %s", path)
+
+
+def _add_new_columns(table, wanted: pa.Schema) -> None:
+    """Columns a later version of the schema added (nullable, as the evolution rule wants) join
+    the table's schema in one commit: otherwise readers through the log would never see them."""
+    from deltalake import Schema
+
+    have = {f.name for f in table.schema().fields}
+    missing = [f for f in wanted if f.name not in have]
+    if missing:
+        table.alter.add_columns(list(Schema.from_arrow(pa.schema(missing)).fields))
+        log.info("added columns to the Delta table %s: %s", table.table_uri, ", ".join(f.name for f in missing))
 
 
 def next_version(root: str) -> int:

@@ -220,3 +220,24 @@ def _sql_count(output: Path) -> int:
                            "--output", str(output)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return int(proc.stdout.split("│")[-2])  # the one cell of DuckDB's box
+
+
+def test_a_table_from_before_a_schema_change_gets_the_new_columns(tmp_path: Path) -> None:
+    """A table created before the version columns existed: the next run adds them to the table's
+    schema (one ADD COLUMN commit), so readers through the log see them; older rows read null."""
+    from pipeline.io.parquet import articles_root
+    from pipeline.schema import ARTICLE_SCHEMA
+
+    out = tmp_path / "out"
+    with FixtureServer(DEMO_DIR / "site") as server:
+        cfg = _as_delta(demo_config(server.base, str(out)), out)
+        new = ("version", "updated_at", "previous_content_hash")
+        old = pa.schema([f for f in ARTICLE_SCHEMA if f.name not in new])
+        root = articles_root(str(out))
+        DeltaTable.create(delta._uri(root), delta.table_schema(old, cfg.output.partition_by),
+                          partition_by=list(cfg.output.partition_by))
+        assert run_batch(cfg).counters["articles_written"] == 16
+    table = DeltaTable(delta._uri(root))
+    assert set(new) <= {f.name for f in table.schema().fields}
+    assert [h["operation"] for h in table.history()] == ["WRITE", "ADD COLUMN", "CREATE TABLE"]
+    assert set(table.to_pyarrow_table(columns=["version"]).column("version").to_pylist()) == {1}
