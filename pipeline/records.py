@@ -89,6 +89,11 @@ class FeedEntry:
     def __post_init__(self) -> None:
         _scrub_fields(self)
 
+    def own_text(self) -> tuple[str | None, BodySource]:
+        """The entry's longest text, its full content or its summary, and which one it is."""
+        texts = [(t, s) for t, s in ((self.content, "feed_content"), (self.summary, "feed_summary")) if t]
+        return max(texts, key=lambda pair: len(pair[0]), default=(None, "none"))
+
 
 @dataclass(frozen=True)
 class Page:

@@ -142,7 +142,7 @@ def extract_page(html: str, url: str, entry: FeedEntry | None = None) -> Extract
     if tree is None:
         return Extracted()
     meta = page_metadata(tree, url, entry)
-    feed_text = max((t for t in (entry.content, entry.summary) if t), key=len, default=None) if entry else None
+    feed_text = entry.own_text()[0] if entry else None
     source, text = extract_body(tree, feed_text)
     return Extracted(
         text=text or None,

@@ -38,9 +38,7 @@ def _canonical(page_url: str, declared: str | None) -> str:
 def pick_body(entry: FeedEntry, extracted: Extracted) -> tuple[str | None, BodySource]:
     """The page's body unless it is a teaser against the feed's own text; the feed's full content
     before its summary."""
-    feed = [(text, source) for text, source in ((entry.content, "feed_content"), (entry.summary, "feed_summary"))
-            if text]
-    feed_text, feed_source = max(feed, key=lambda pair: len(pair[0]), default=(None, "none"))
+    feed_text, feed_source = entry.own_text()
     page_text = extracted.text
     if page_text and (count_words(page_text) >= MIN_PAGE_WORDS or not feed_text
                       or len(page_text) >= len(feed_text)):
