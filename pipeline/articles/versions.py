@@ -59,7 +59,7 @@ def next_version(latest: Latest, article: Article) -> Article | None:
     refetch that failed is not a correction)."""
     if not article.content_hash or article.content_hash == latest.content_hash:
         return None
-    if latest.body_source == "page" and article.body_source != "page":
+    if latest.body_source.startswith("page") and not article.body_source.startswith("page"):
         return None
     return replace(article, version=latest.version + 1, previous_content_hash=latest.content_hash,
                    cluster_id=latest.cluster_id, updated_at=article.updated_at or article.fetched_at)

@@ -76,7 +76,9 @@ def test_next_version_numbers_a_changed_body_only() -> None:
                               key_of(replace(_article("x"), article_id="id2"))])
     assert latest["id1"] == Latest(2, "h2", "c", "page")
     assert next_version(latest["id1"], _article("h2")) is None  # unchanged
-    assert next_version(latest["id1"], _article("h3", "feed")) is None  # a failed refetch is no correction
+    assert next_version(latest["id1"], _article("h3", "feed_summary")) is None  # a failed refetch is no correction
+    assert next_version(Latest(2, "h2", "c", "page_recall"), _article("h3", "feed_content")) is None
+    assert next_version(latest["id1"], _article("h3", "page_recall")).version == 3  # any page pass is the page
     v3 = next_version(latest["id1"], _article("h3"))
     assert (v3.version, v3.previous_content_hash, v3.cluster_id, v3.updated_at) == (3, "h2", "c", NOW)
     assert latest_versions([version_key("id1", None, "h", None, None)])["id1"] == Latest(1, "h", "id1", "page")
