@@ -319,8 +319,9 @@ def _covered_until(state_path: str) -> float:
         return 0.0
 
 
-def _article_keys(row: dict) -> list[tuple[str, str]]:
-    """The seen keys an article row stands for (as `transforms.dedup.remembered_keys`, from a row)."""
+def article_keys(row: dict) -> list[tuple[str, str]]:
+    """The seen keys an article (a row: `article_id`, `url`, `content_hash`), written or dropped,
+    leaves for later runs: its canonical URL key, its feed link's key and its body hash."""
     keys = [(URL, row["article_id"])]
     if row.get("url"):
         keys.append((URL, url_key(canonicalize_url(row["url"]))))
@@ -333,7 +334,7 @@ def _commit_keys(row: dict) -> list[tuple[str, str]]:
     """What makes two runs' rows one row: a first version by its URL, link and body keys, a later
     version (which shares its article's URL by design) by its article and number."""
     version = row.get("version") or 1
-    return [(VERSION, f"{row['article_id']}#{version}")] if version > 1 else _article_keys(row)
+    return [(VERSION, f"{row['article_id']}#{version}")] if version > 1 else article_keys(row)
 
 
 def article_seen_rows(output_path: str, since: float, run_id: str) -> list[dict]:
@@ -350,7 +351,7 @@ def article_seen_rows(output_path: str, since: float, run_id: str) -> list[dict]
             continue
         for row in read_columns(root, file, ["article_id", "content_hash", "url", "version", "cluster_id",
                                              "body_source"]):
-            rows.extend(seen_row(kind, key, run_id) for kind, key in _article_keys(row))
+            rows.extend(seen_row(kind, key, run_id) for kind, key in article_keys(row))
             rows.append(seen_row(VERSION, version_key(row["article_id"], row.get("version"), row.get("content_hash"),
                                                       row.get("cluster_id"), row.get("body_source")), run_id))
     return rows

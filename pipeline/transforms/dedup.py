@@ -23,7 +23,7 @@ from pipeline.io import state
 from pipeline.records import Article, FeedEntry
 from pipeline.transforms.across_ticks import AcrossTicks
 from pipeline.transforms.names import DUPLICATES, counter
-from pipeline.urls import canonicalize_url, url_key
+from pipeline.urls import canonicalize_url
 
 
 def _entry_order(e: FeedEntry) -> tuple:
@@ -146,7 +146,5 @@ class DropDuplicateArticles(beam.PTransform):
 def remembered_keys(article: Article) -> list[tuple[str, str]]:
     """The seen keys an article, written or dropped, leaves for later runs: its canonical URL key,
     its feed link's key (when they differ) and its body hash."""
-    keys = {(state.URL, article.article_id), (state.URL, url_key(canonicalize_url(article.url)))}
-    if article.content_hash:
-        keys.add((state.CONTENT, article.content_hash))
-    return sorted(keys)
+    row = {"article_id": article.article_id, "url": article.url, "content_hash": article.content_hash}
+    return sorted(set(state.article_keys(row)))
