@@ -4,12 +4,15 @@
 Extraction (and the per-article analysis that follows it: language, counts, keywords) is the
 CPU-bound heart of the pipeline, and Python threads cannot share it out, so pages are built into
 articles on a pool of processes (`extract.processes`, one per core by default; 1 keeps
-it in the worker, e.g. when the runner already runs one worker per core).
+it in the worker, e.g. when the runner already runs one worker per core). A pool left idle
+between bundles is shut down (`_ExtractFn.idle_s`): its processes hold a parser's memory each, and
+on the local runner the stages after extraction run after it, with their own peak.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -44,6 +47,9 @@ class _ExtractFn(beam.DoFn):
     thread keeps feeding the fetch scheduler upstream (fused into the same stage) meanwhile."""
 
     empty = counter("pages_without_text")
+    # Seconds without a bundle before the pools are shut down (about 260 MB per process): long
+    # enough for a stream's back-to-back bundles to keep them, short against a batch run's tail.
+    idle_s = 0.5
 
     def __init__(self, processes: int):
         self.processes = processes or os.cpu_count() or 1
@@ -51,13 +57,31 @@ class _ExtractFn(beam.DoFn):
     def setup(self) -> None:
         self.pool: ProcessPoolExecutor | None = None
         self.solo: ProcessPoolExecutor | None = None  # retries pages a dying pool took down
+        self.lock = threading.Lock()  # the idle timer's thread against the bundle's
+        self.in_bundle = False
+        self.idle: threading.Timer | None = None
 
     def teardown(self) -> None:
+        if self.idle is not None:
+            self.idle.cancel()
+        self._shut_down()
+
+    def _shut_down(self) -> None:
         for pool in (self.pool, self.solo):
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
+        self.pool = self.solo = None
+
+    def _release_if_idle(self) -> None:
+        with self.lock:
+            if not self.in_bundle:
+                self._shut_down()
 
     def start_bundle(self) -> None:
+        with self.lock:
+            self.in_bundle = True
+        if self.idle is not None:
+            self.idle.cancel()
         self.running: dict[Future, tuple] = {}
 
     def process(self, page: Page, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
@@ -80,6 +104,12 @@ class _ExtractFn(beam.DoFn):
     def finish_bundle(self):
         while self.running:
             yield from self._collect(block=True)
+        with self.lock:
+            self.in_bundle = False
+        if self.pool is not None or self.solo is not None:
+            self.idle = threading.Timer(self.idle_s, self._release_if_idle)
+            self.idle.daemon = True
+            self.idle.start()
 
     def _collect(self, block: bool) -> Iterator:
         if block:

@@ -190,3 +190,32 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return "State:\tZ" not in status
+
+
+def test_an_idle_extraction_pool_is_shut_down_and_comes_back_for_the_next_bundle() -> None:
+    """Between bundles (a batch run's tail, a stream's quiet spell) the pool's processes, a
+    parser's memory each, are let go; the next bundle's pages are extracted by a new pool."""
+    from apache_beam.transforms.window import GlobalWindow
+
+    from pipeline.commands.demo_server import DEMO_DIR
+    from pipeline.records import FeedEntry, Page
+
+    url = "http://127.0.0.1:9/articles/en/"
+    pages = [Page(FeedEntry("http://127.0.0.1:9/feed", "demo", url + p.name, p.name), url + p.name, 200,
+                  p.read_text(encoding="utf-8")) for p in sorted((DEMO_DIR / "site/articles/en").iterdir())[:4]]
+    fn = extract._ExtractFn(2)
+    fn.idle_s = 0.3
+    fn.setup()
+    try:
+        for round_ in range(2):
+            fn.start_bundle()
+            out = [o for page in pages for o in fn.process(page, GlobalWindow(), 0)] + list(fn.finish_bundle())
+            assert len(out) == len(pages) and all(o.value.body for o in out), round_
+            pids = list(fn.pool._processes)
+            assert len(pids) == 2 and all(_alive(p) for p in pids)
+            deadline = time.monotonic() + 15
+            while (fn.pool is not None or any(_alive(p) for p in pids)) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert fn.pool is None and not any(_alive(p) for p in pids)
+    finally:
+        fn.teardown()
