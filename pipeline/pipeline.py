@@ -32,7 +32,7 @@ from pipeline.transforms.boilerplate import DropSiteBoilerplate
 from pipeline.transforms.dedup import DropDuplicateArticles, SkipSeenLinks
 from pipeline.transforms.extract import ExtractArticles
 from pipeline.transforms.fetch import FetchArticles
-from pipeline.transforms.names import FEED_STATES, LINE_KEYS, REJECTS, REVISIONS, SIGNATURES
+from pipeline.transforms.names import FEED_STATES, LINE_KEYS, REJECTS, REVISIONS, SIGNATURES, SIGNED
 from pipeline.transforms.neardup import MarkNearDuplicates
 from pipeline.transforms.poll import DueFeeds, PollFeeds
 from pipeline.transforms.record_state import RecordState, StateOutputs
@@ -77,7 +77,7 @@ class IngestFeeds(beam.PTransform):
         stamped = ((unique, versions) | "UniqueAndVersions" >> beam.Flatten()
                    | "StampProvenance" >> StampProvenance(run_id))
         marked = stamped | "MarkNearDuplicates" >> MarkNearDuplicates(
-            ticks, cfg.state_path, cfg.dedup.threshold, cfg.dedup.window_days)
+            ticks, None if ticked else articles[SIGNED], cfg.state_path, cfg.dedup.threshold, cfg.dedup.window_days)
         kept, near_dropped = marked.articles | "NearDuplicatePolicy" >> beam.Partition(
             lambda a, _, drop: int(drop and a.duplicate_of is not None), 2,
             drop=cfg.dedup.near_duplicates == "drop")

@@ -4,7 +4,9 @@
 Extraction (and the per-article analysis that follows it: language, counts, keywords) is the
 CPU-bound heart of the pipeline, and Python threads cannot share it out, so pages are built into
 articles on a pool of processes (`extract.processes`, one per core by default; 1 keeps
-it in the worker, e.g. when the runner already runs one worker per core). A pool left idle
+it in the worker, e.g. when the runner already runs one worker per core). The body's MinHash
+signature is computed there too (`SIGNED`, by content hash): on the local runner the near-duplicate
+stage runs after extraction, on one core, and signing was the largest part of it. A pool left idle
 between bundles is shut down (`_ExtractFn.idle_s`): its processes hold a parser's memory each, and
 on the local runner the stages after extraction run after it, with their own peak.
 """
@@ -16,30 +18,43 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from typing import NamedTuple
 
 import apache_beam as beam
 from apache_beam.utils.windowed_value import WindowedValue
 
+from pipeline.articles import neardup
 from pipeline.articles.extract import extract_page
 from pipeline.articles.merge import analyze, merge_article
 from pipeline.records import Article, Extracted, Page, Reject
-from pipeline.transforms.names import REJECTS, REVISIONS, counter
+from pipeline.transforms.names import REJECTS, REVISIONS, SIGNED, counter
 from pipeline.transforms.pool import spawn_pool
 
 _IN_FLIGHT_PER_PROCESS = 4  # pages queued per pool process: keeps it busy, bounds memory
 
 
-def _build(page: Page) -> tuple[Article, Extracted | None, str | None]:
-    """Page to analysed article; runs in a pool process. A parser bug on one page comes back as a
-    value (the article then falls back to the feed's text), never as a broken pool or run."""
+class Built(NamedTuple):
+    article: Article
+    extracted: Extracted | None
+    error: str | None
+    signature: bytes  # of the article's body, with `neardup.DEFAULT`'s shingles and permutations
+
+
+def _built(page: Page, extracted: Extracted | None, error: str | None) -> Built:
+    article = analyze(merge_article(page.entry, page.final_url, extracted, page.http_status, page.fetched_at))
+    return Built(article, extracted, error, neardup.signature(article.body or ""))
+
+
+def _build(page: Page) -> Built:
+    """Page to analysed, signed article; runs in a pool process. A parser bug on one page comes back
+    as a value (the article then falls back to the feed's text), never as a broken pool or run."""
     extracted, error = None, None
     if page.html is not None:
         try:
             extracted = extract_page(page.html, page.final_url, page.entry)
         except Exception as err:
             error = f"{type(err).__name__}: {err}"[:500]
-    article = merge_article(page.entry, page.final_url, extracted, page.http_status, page.fetched_at)
-    return analyze(article), extracted, error
+    return _built(page, extracted, error)
 
 
 class _ExtractFn(beam.DoFn):
@@ -122,7 +137,7 @@ class _ExtractFn(beam.DoFn):
                 else:
                     yield WindowedValue(out, timestamp, [window])
 
-    def _result(self, future: Future, page: Page) -> tuple[Article, Extracted | None, str | None]:
+    def _result(self, future: Future, page: Page) -> Built:
         """The pool's answer. A pool whose process died (killed, or crashed on a page) fails every
         page it held: those are retried one at a time in a one-process pool, so only the page that
         kills its process again is lost, and it falls back to its feed text with a reject."""
@@ -134,16 +149,15 @@ class _ExtractFn(beam.DoFn):
             return self._solo().submit(_build, page).result()
         except BrokenProcessPool as err:
             self.solo = None
-            article = analyze(merge_article(page.entry, page.final_url, None, page.http_status, page.fetched_at))
-            return article, None, f"extraction process died: {err}"[:500]
+            return _built(page, None, f"extraction process died: {err}"[:500])
 
     def _solo(self) -> ProcessPoolExecutor:
         if self.solo is None:
             self.solo = spawn_pool(1)
         return self.solo
 
-    def _outputs(self, page: Page, result: tuple[Article, Extracted | None, str | None]) -> Iterator:
-        article, extracted, error = result
+    def _outputs(self, page: Page, result: Built) -> Iterator:
+        article, extracted, error, signature = result
         if error:
             yield beam.pvalue.TaggedOutput(REJECTS, Reject(
                 page.entry.link, page.entry.feed_url, "extract", "extract_error", page.http_status, error))
@@ -152,6 +166,8 @@ class _ExtractFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(REJECTS, Reject(
                 page.entry.link, page.entry.feed_url, "extract", "no_article_text", page.http_status,
                 "no article text found on the page; body taken from the feed"))
+        if article.content_hash:
+            yield beam.pvalue.TaggedOutput(SIGNED, (article.content_hash, signature))
         yield beam.pvalue.TaggedOutput(REVISIONS, article) if page.entry.revision else article
 
 
@@ -161,5 +177,5 @@ class ExtractArticles(beam.PTransform):
         self.processes = processes
 
     def expand(self, pages: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-        return (pages
-                | "Extract" >> beam.ParDo(_ExtractFn(self.processes)).with_outputs(REJECTS, REVISIONS, main="articles"))
+        return pages | "Extract" >> beam.ParDo(_ExtractFn(self.processes)).with_outputs(
+            REJECTS, REVISIONS, SIGNED, main="articles")

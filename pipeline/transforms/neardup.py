@@ -1,7 +1,8 @@
 """MarkNearDuplicates: one wire story through many feeds ends in one cluster, within and across runs.
 
-    sign bodies (MinHash) -> band keys -> GroupByKey per band -> verify each bucket's pairs
-    -> union-find over the verified pairs -> cluster_id / duplicate_of on each new article
+    sign bodies (MinHash; most come signed from the extraction pool) -> band keys -> GroupByKey per
+    band -> verify each bucket's pairs -> union-find over the verified pairs
+    -> cluster_id / duplicate_of on each new article
 
 Candidate search scales out: a band bucket holds only articles that agree on a band, and earlier
 runs' signatures (within `dedup.window_days`) join the same buckets from the state store, those
@@ -52,6 +53,13 @@ def _assign(_: str, groups: dict):
     yield from neardup.assign_clusters(groups["new"], groups["pairs"]).items()
 
 
+def _sign(article: Article, signed: dict[str, bytes], params: neardup.NearDupParams) -> tuple[str, tuple]:
+    """The article keyed by id, with its signature: the extraction pool's, found by content hash
+    (the same normalised text), unless its body changed since (site boilerplate removed)."""
+    sig = signed.get(article.content_hash) if article.content_hash else None
+    return article.article_id, (article, sig if sig is not None else neardup.signature(article.body or "", params))
+
+
 def _member(article_id: str, pair: tuple[Article, bytes]) -> tuple[Member, bytes]:
     """A new version of a written article (its cluster already set, `transforms/versions.py`) is
     that article, stored: versions of one article are one member and stay in its cluster."""
@@ -77,18 +85,22 @@ class _Mark(beam.DoFn):
 
 
 class MarkNearDuplicates(beam.PTransform):
-    """Articles in, the same articles out with `cluster_id`/`duplicate_of`, plus signature rows."""
+    """Articles in, the same articles out with `cluster_id`/`duplicate_of`, plus signature rows.
+    `signed`: (content hash, signature) pairs computed with `neardup.DEFAULT`'s shingles and
+    permutations (`transforms/extract.py`), which only the threshold here differs from; a batch run
+    passes them (a side input in the global window), a stream signs here (`None`)."""
 
-    def __init__(self, ticks: beam.PCollection, state_path: str, threshold: float, window_days: int):
+    def __init__(self, ticks: beam.PCollection, signed: beam.PCollection | None, state_path: str,
+                 threshold: float, window_days: int):
         super().__init__()
-        self.ticks, self.state_path, self.window_days = ticks, state_path, window_days
+        self.ticks, self.signed, self.state_path, self.window_days = ticks, signed, state_path, window_days
         self.params = replace(neardup.DEFAULT, threshold=threshold)
 
     def expand(self, articles: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         params = self.params
+        pooled = {} if self.signed is None else beam.pvalue.AsDict(self.signed)
         signed = articles | "Sign" >> beam.Map(
-            lambda a: (a.article_id, (a, neardup.signature(a.body or "", params)))
-        ).with_output_types(tuple[str, tuple[Article, bytes]])
+            _sign, signed=pooled, params=params).with_output_types(tuple[str, tuple[Article, bytes]])
         new = signed | "NewMembers" >> beam.MapTuple(_member)
         state_path, window = self.state_path, timedelta(days=self.window_days)
         stored = (self.ticks

@@ -1,15 +1,19 @@
 """Site boilerplate end to end: a line one site repeats inside its article markup leaves every body
 of that site, in the run that first sees it and (from the state store) in later runs; text that
-appears once stays, and the stored hash and counts are those of the cleaned body."""
+appears once stays, and the stored hash, counts and near-duplicate signature are those of the
+cleaned body."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from conftest import query
 
+from pipeline.articles import neardup
 from pipeline.commands.demo_server import FixtureServer, send
 from pipeline.config import parse_config
+from pipeline.io import state
 from pipeline.run import run_batch
 from pipeline.text import content_hash, count_words
 
@@ -44,12 +48,16 @@ def test_a_sites_repeated_line_leaves_its_bodies_across_runs(empty_site: Fixture
     _serve(empty_site, 5)  # one new story: its site's earlier pages come from the state store
     second = run_batch(cfg)
     assert second.counters["articles_written"] == 1
-    rows = query(out, "SELECT body, content_hash, word_count FROM t")
+    rows = query(out, "SELECT article_id, body, content_hash, word_count FROM t")
     assert len(rows) == 5
-    for body, digest, words in rows:
+    # the extraction pool signed the bodies before the boilerplate left them: signed again here
+    signatures = {r["article_id"]: r["signature"] for root, file in state.signature_files(cfg.state_path, date.min)
+                  for r in state.read_signatures(root, file)}
+    for article_id, body, digest, words in rows:
         assert "newsletter" not in body
         assert "will now leave at" in body and "winter timetable" in body  # each story's own lines stay
         assert (digest, words) == (content_hash(body), count_words(body))
+        assert signatures[article_id] == neardup.signature(body)
 
 
 def test_the_store_is_compacted_to_each_sites_newest_pages(tmp_path: Path) -> None:

@@ -95,3 +95,18 @@ def test_drop_mode_writes_only_the_first_of_a_cluster(tmp_path: Path) -> None:
         summary = run_batch(cfg)
     assert query(tmp_path / "out", "SELECT count(*), count(duplicate_of) FROM t") == [(1, 0)]
     assert summary.counters["near_duplicates"] == 1
+
+
+def test_a_body_signed_on_the_extraction_pool_is_not_signed_again() -> None:
+    """The near-duplicate stage takes the pool's signature for an unchanged body (same content
+    hash), and signs a body that changed since (site boilerplate removed) itself."""
+    from pipeline.articles import neardup
+    from pipeline.records import Article
+    from pipeline.text import content_hash
+    from pipeline.transforms.neardup import _sign
+
+    body = " ".join(_story())
+    article = Article("id1", "u", "u", "f", "s", "d", None, "t", body, None, content_hash=content_hash(body))
+    pooled = b"\x01" * len(neardup.signature(body))  # not what signing here would give
+    assert _sign(article, {article.content_hash: pooled}, neardup.DEFAULT) == ("id1", (article, pooled))
+    assert _sign(article, {"another hash": pooled}, neardup.DEFAULT) == ("id1", (article, neardup.signature(body)))
