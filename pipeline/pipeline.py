@@ -68,7 +68,7 @@ class IngestFeeds(beam.PTransform):
                           | "SkipSeenLinks" >> SkipSeenLinks(cfg.state_path, ticked, out.path))
         taken, deferred = new_entries | "LimitBacklog" >> LimitBacklog(cfg.polling.max_entries_per_run)
         pages = taken | "FetchArticles" >> FetchArticles(cfg.http, cfg.polling.respect_robots)
-        articles = pages.pages | "ExtractArticles" >> ExtractArticles(cfg.extract.processes)
+        articles = pages.pages | "ExtractArticles" >> ExtractArticles(cfg.extract.processes, sign=ticked is None)
         cleaned = ((articles.articles, articles[REVISIONS])
                    | "DropSiteBoilerplate" >> DropSiteBoilerplate(cfg.state_path, run_id))
         versions, fresh = cleaned[REVISIONS] | "NumberVersions" >> NumberVersions(cfg.state_path, ticked)
@@ -76,8 +76,9 @@ class IngestFeeds(beam.PTransform):
                            | "Deduplicate" >> DropDuplicateArticles(cfg.state_path, ticked, out.path))
         stamped = ((unique, versions) | "UniqueAndVersions" >> beam.Flatten()
                    | "StampProvenance" >> StampProvenance(run_id))
+        signed = articles[SIGNED] if ticked is None else None  # signed on the pool in batch runs
         marked = stamped | "MarkNearDuplicates" >> MarkNearDuplicates(
-            ticks, None if ticked else articles[SIGNED], cfg.state_path, cfg.dedup.threshold, cfg.dedup.window_days)
+            ticks, signed, cfg.state_path, cfg.dedup.threshold, cfg.dedup.window_days)
         kept, near_dropped = marked.articles | "NearDuplicatePolicy" >> beam.Partition(
             lambda a, _, drop: int(drop and a.duplicate_of is not None), 2,
             drop=cfg.dedup.near_duplicates == "drop")

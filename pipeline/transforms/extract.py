@@ -4,9 +4,10 @@
 Extraction (and the per-article analysis that follows it: language, counts, keywords) is the
 CPU-bound heart of the pipeline, and Python threads cannot share it out, so pages are built into
 articles on a pool of processes (`extract.processes`, one per core by default; 1 keeps
-it in the worker, e.g. when the runner already runs one worker per core). The body's MinHash
-signature is computed there too (`SIGNED`, by content hash): on the local runner the near-duplicate
-stage runs after extraction, on one core, and signing was the largest part of it. A pool left idle
+it in the worker, e.g. when the runner already runs one worker per core). In a batch run
+(`sign`) the body's MinHash signature is computed there too (`SIGNED`, by content hash): on the
+local runner the near-duplicate stage runs after extraction, on one core, and signing was the
+largest part of it. A pool left idle
 between bundles is shut down (`_ExtractFn.idle_s`): its processes hold a parser's memory each, and
 on the local runner the stages after extraction run after it, with their own peak.
 """
@@ -37,15 +38,15 @@ class Built(NamedTuple):
     article: Article
     extracted: Extracted | None
     error: str | None
-    signature: bytes  # of the article's body, with `neardup.DEFAULT`'s shingles and permutations
+    signature: bytes | None  # of the body, with `neardup.DEFAULT`'s shingles and permutations
 
 
-def _built(page: Page, extracted: Extracted | None, error: str | None) -> Built:
+def _built(page: Page, extracted: Extracted | None, error: str | None, sign: bool) -> Built:
     article = analyze(merge_article(page.entry, page.final_url, extracted, page.http_status, page.fetched_at))
-    return Built(article, extracted, error, neardup.signature(article.body or ""))
+    return Built(article, extracted, error, neardup.signature(article.body or "") if sign else None)
 
 
-def _build(page: Page) -> Built:
+def _build(page: Page, sign: bool) -> Built:
     """Page to analysed, signed article; runs in a pool process. A parser bug on one page comes back
     as a value (the article then falls back to the feed's text), never as a broken pool or run."""
     extracted, error = None, None
@@ -54,7 +55,7 @@ def _build(page: Page) -> Built:
             extracted = extract_page(page.html, page.final_url, page.entry)
         except Exception as err:
             error = f"{type(err).__name__}: {err}"[:500]
-    return _built(page, extracted, error)
+    return _built(page, extracted, error, sign)
 
 
 class _ExtractFn(beam.DoFn):
@@ -66,8 +67,8 @@ class _ExtractFn(beam.DoFn):
     # enough for a stream's back-to-back bundles to keep them, short against a batch run's tail.
     idle_s = 0.5
 
-    def __init__(self, processes: int):
-        self.processes = processes or os.cpu_count() or 1
+    def __init__(self, processes: int, sign: bool):
+        self.processes, self.sign = processes or os.cpu_count() or 1, sign
 
     def setup(self) -> None:
         self.pool: ProcessPoolExecutor | None = None
@@ -101,13 +102,13 @@ class _ExtractFn(beam.DoFn):
 
     def process(self, page: Page, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
         if page.html is None or self.processes < 2:
-            yield from self._outputs(page, _build(page))
+            yield from self._outputs(page, _build(page, self.sign))
             return
         try:
-            future = self._pool().submit(_build, page)
+            future = self._pool().submit(_build, page, self.sign)
         except BrokenProcessPool:  # broke since the last page: its casualties are collected below
             self.pool = None
-            future = self._pool().submit(_build, page)
+            future = self._pool().submit(_build, page, self.sign)
         self.running[future] = (page, window, timestamp)
         yield from self._collect(block=len(self.running) >= _IN_FLIGHT_PER_PROCESS * self.processes)
 
@@ -146,10 +147,10 @@ class _ExtractFn(beam.DoFn):
         except BrokenProcessPool:
             self.pool = None
         try:
-            return self._solo().submit(_build, page).result()
+            return self._solo().submit(_build, page, self.sign).result()
         except BrokenProcessPool as err:
             self.solo = None
-            return _built(page, None, f"extraction process died: {err}"[:500])
+            return _built(page, None, f"extraction process died: {err}"[:500], self.sign)
 
     def _solo(self) -> ProcessPoolExecutor:
         if self.solo is None:
@@ -166,16 +167,18 @@ class _ExtractFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(REJECTS, Reject(
                 page.entry.link, page.entry.feed_url, "extract", "no_article_text", page.http_status,
                 "no article text found on the page; body taken from the feed"))
-        if article.content_hash:
+        if signature is not None and article.content_hash:
             yield beam.pvalue.TaggedOutput(SIGNED, (article.content_hash, signature))
         yield beam.pvalue.TaggedOutput(REVISIONS, article) if page.entry.revision else article
 
 
 class ExtractArticles(beam.PTransform):
-    def __init__(self, processes: int = 0):
+    """`sign`: also emit each body's signature (`SIGNED`) for `MarkNearDuplicates`."""
+
+    def __init__(self, processes: int = 0, sign: bool = False):
         super().__init__()
-        self.processes = processes
+        self.processes, self.sign = processes, sign
 
     def expand(self, pages: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-        return pages | "Extract" >> beam.ParDo(_ExtractFn(self.processes)).with_outputs(
+        return pages | "Extract" >> beam.ParDo(_ExtractFn(self.processes, self.sign)).with_outputs(
             REJECTS, REVISIONS, SIGNED, main="articles")

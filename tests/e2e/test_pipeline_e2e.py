@@ -161,10 +161,10 @@ def test_a_dying_extraction_process_costs_its_pages_not_the_run(tmp_path: Path) 
     assert summary.counters["articles_written"] == 16
 
 
-def _die_on_comet(page):
+def _die_on_comet(page, sign):
     if "comet" in page.final_url:
         os._exit(1)
-    return _REAL_BUILD(page)
+    return _REAL_BUILD(page, sign)
 
 
 def test_extraction_processes_end_when_their_worker_is_killed(tmp_path: Path) -> None:
@@ -198,13 +198,14 @@ def test_an_idle_extraction_pool_is_shut_down_and_comes_back_for_the_next_bundle
     import apache_beam as beam
     from apache_beam.transforms.window import GlobalWindow
 
+    from pipeline.articles import neardup
     from pipeline.commands.demo_server import DEMO_DIR
     from pipeline.records import FeedEntry, Page
 
     url = "http://127.0.0.1:9/articles/en/"
     pages = [Page(FeedEntry("http://127.0.0.1:9/feed", "demo", url + p.name, p.name), url + p.name, 200,
                   p.read_text(encoding="utf-8")) for p in sorted((DEMO_DIR / "site/articles/en").iterdir())[:4]]
-    fn = extract._ExtractFn(2)
+    fn = extract._ExtractFn(2, sign=True)
     fn.idle_s = 0.3
     fn.setup()
     try:
@@ -212,7 +213,10 @@ def test_an_idle_extraction_pool_is_shut_down_and_comes_back_for_the_next_bundle
             fn.start_bundle()
             out = [o for page in pages for o in fn.process(page, GlobalWindow(), 0)] + list(fn.finish_bundle())
             articles = [o.value for o in out if not isinstance(o, beam.pvalue.TaggedOutput)]
+            tagged = [o for o in out if isinstance(o, beam.pvalue.TaggedOutput)]
+            signed = dict(o.value.value for o in tagged if o.tag == extract.SIGNED)
             assert len(articles) == len(pages) and all(a.body for a in articles), round_
+            assert all(signed[a.content_hash] == neardup.signature(a.body) for a in articles), round_
             pids = list(fn.pool._processes)
             assert len(pids) == 2 and all(_alive(p) for p in pids)
             deadline = time.monotonic() + 15
