@@ -7,9 +7,9 @@ articles on a pool of processes (`extract.processes`, one per core by default; 1
 it in the worker, e.g. when the runner already runs one worker per core). In a batch run
 (`sign`) the body's MinHash signature is computed there too (`SIGNED`, by content hash): on the
 local runner the near-duplicate stage runs after extraction, on one core, and signing was the
-largest part of it. A pool left idle
-between bundles is shut down (`_ExtractFn.idle_s`): its processes hold a parser's memory each, and
-on the local runner the stages after extraction run after it, with their own peak.
+biggest single step in it. A pool left idle between bundles is shut down (`_ExtractFn.idle_s`):
+its processes hold a parser's memory each, and on the local runner the stages after extraction
+run after it, with their own peak.
 """
 
 from __future__ import annotations
