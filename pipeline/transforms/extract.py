@@ -80,7 +80,8 @@ class _ExtractFn(beam.DoFn):
     def teardown(self) -> None:
         if self.idle is not None:
             self.idle.cancel()
-        self._shut_down()
+        with self.lock:  # the timer may be shutting the pools down right now
+            self._shut_down()
 
     def _shut_down(self) -> None:
         for pool in (self.pool, self.solo):
