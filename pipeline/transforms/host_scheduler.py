@@ -83,10 +83,17 @@ class HostScheduledFn(beam.DoFn):
             yield from self._step(block=True)
 
     def _dispatch(self) -> float:
-        """Hand each host that may start now one item; return seconds until the next could."""
+        """Hand each host that may start now one item, the longest queue first; return seconds until
+        the next could. A host goes no faster than its gap allows, so serving hosts in a fixed order
+        left the last ones with most of their items, fetched a few per second at the end of a run
+        while the stages they feed sat idle; longest first, the queues run out together."""
         soonest = float("inf")
-        for host, queue in self.queues.items():
+        if len(self.running) >= self.http_cfg.concurrency:
+            return soonest  # only a completion frees a thread
+        for host in sorted(self.queues, key=lambda h: len(self.queues[h]), reverse=True):
+            queue = self.queues[host]
             if not queue:
+                del self.queues[host]
                 continue
             if len(self.running) >= self.http_cfg.concurrency:
                 return soonest
