@@ -3,10 +3,10 @@
 One blocking request per element caps a worker at 1/latency requests per second. Here a stage's
 items are first grouped by host (`ByHost`): the group of a host goes to one worker, so no two
 workers ever talk to the same publisher at once, whatever the parallelism. On that worker, items
-queue per host and a small scheduler hands them to a thread pool (one shared client): a host's
-next item goes out only when the process-wide `HostGate` says its gap has passed (`http.
-per_host_delay_s`, or its robots.txt Crawl-delay) and it has fewer than `http.per_host_concurrency`
-in flight; meanwhile other hosts' requests proceed. The gate itself spaces the requests; the
+queue per host and a small scheduler hands them to a thread pool (one shared client), longest
+queue first: a host's next item goes out only when the process-wide `HostGate` says its gap has
+passed (`http.per_host_delay_s`, or its robots.txt Crawl-delay) and it has fewer than
+`http.per_host_concurrency` in flight; meanwhile other hosts' requests proceed. The gate itself spaces the requests; the
 scheduler only avoids parking threads on it, so a link refused without a request (robots, a
 private address) costs its host no gap. Results are emitted as they complete, in their group's
 window.
