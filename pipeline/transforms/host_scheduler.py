@@ -6,10 +6,10 @@ workers ever talk to the same publisher at once, whatever the parallelism. On th
 queue per host and a small scheduler hands them to a thread pool (one shared client), longest
 queue first: a host's next item goes out only when the process-wide `HostGate` says its gap has
 passed (`http.per_host_delay_s`, or its robots.txt Crawl-delay) and it has fewer than
-`http.per_host_concurrency` in flight; meanwhile other hosts' requests proceed. The gate itself spaces the requests; the
-scheduler only avoids parking threads on it, so a link refused without a request (robots, a
-private address) costs its host no gap. Results are emitted as they complete, in their group's
-window.
+`http.per_host_concurrency` in flight; meanwhile other hosts' requests proceed. The gate itself
+spaces the requests; the scheduler only avoids parking threads on it, so a link refused without a
+request (robots, a private address) costs its host no gap. Results are emitted as they complete,
+in their group's window.
 """
 
 from __future__ import annotations
