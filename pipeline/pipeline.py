@@ -63,10 +63,11 @@ class IngestFeeds(beam.PTransform):
         cfg, run_id, out, ticked = self.config, self.run_id, self.config.output, self.tick_windows
         due = ticks | "DueFeeds" >> DueFeeds(feed_sources(cfg), cfg.state_path, cfg.polling, ticked)
         polled = due | "PollFeeds" >> PollFeeds(cfg.http, cfg.polling)
-        waiting, backlog_files = ticks | "ReadBacklog" >> ReadBacklog(cfg.state_path)
+        limit = cfg.polling.max_entries_per_run
+        waiting, passed_over, backlog_files = ticks | "ReadBacklog" >> ReadBacklog(cfg.state_path, limit)
         new_entries, _ = ((polled.entries, waiting) | "AllEntries" >> beam.Flatten()
                           | "SkipSeenLinks" >> SkipSeenLinks(cfg.state_path, ticked, out.path))
-        taken, deferred = new_entries | "LimitBacklog" >> LimitBacklog(cfg.polling.max_entries_per_run)
+        taken, deferred = new_entries | "LimitBacklog" >> LimitBacklog(limit)
         pages = taken | "FetchArticles" >> FetchArticles(cfg.http, cfg.polling.respect_robots)
         articles = pages.pages | "ExtractArticles" >> ExtractArticles(cfg.extract.processes, sign=ticked is None)
         cleaned = ((articles.articles, articles[REVISIONS])
@@ -93,6 +94,7 @@ class IngestFeeds(beam.PTransform):
                                              out.compression, counter="rejects_written", table_format=out.format))
         recorded = StateOutputs(
             kept=kept, dropped=(dropped, near_dropped) | "AllDropped" >> beam.Flatten(),
-            feed_states=polled[FEED_STATES], deferred=deferred, consumed=backlog_files,
+            feed_states=polled[FEED_STATES],
+            deferred=(deferred, passed_over) | "AllDeferred" >> beam.Flatten(), consumed=backlog_files,
             signatures=marked[SIGNATURES], line_keys=cleaned[LINE_KEYS])
         _ = committed | "RecordState" >> RecordState(cfg.state_path, run_id, out.compression, recorded)

@@ -13,7 +13,9 @@ def _newest_first(entry: FeedEntry) -> tuple:
 
 
 def split_backlog(entries: Iterable[FeedEntry], limit: int) -> tuple[list[FeedEntry], list[FeedEntry]]:
-    """(taken, deferred): each feed's entries newest first, then round-robin over feeds."""
+    """(taken, deferred): each feed's entries newest first, then round-robin over feeds. Adding
+    entries only moves an entry further back in that order, so what is deferred from some entries
+    is still deferred once more are added (`transforms/backlog.ReadBacklog` relies on it)."""
     by_feed: defaultdict[str, list[FeedEntry]] = defaultdict(list)
     for entry in entries:
         by_feed[entry.feed_url].append(entry)
