@@ -28,9 +28,9 @@ from pipeline.records import Article, utc_now
 from pipeline.transforms.names import SIGNATURES, counter
 
 _ALL = "all"  # the single key of the clustering step
-# Band buckets are grouped into this many shards (band index mod SHARDS). One element per article
-# per band (32) made the band shuffle 20 s of a 10,000-article run on the local runner; one per
-# shard is 8x fewer, and still lets the verification spread over SHARDS workers.
+# Band buckets travel in this many shards (band index mod SHARDS): one element per article and
+# shard, not per band (32). On the local runner the stages from signing to verifying went from 17.1
+# to 6.9 s of a 10,000-article run (4 runs of 2,500); verification still spreads over SHARDS workers.
 SHARDS = 4
 
 
