@@ -66,7 +66,8 @@ def _read_all(files: list[tuple[str, str]]) -> tuple[str, list[FeedEntry]]:
 class ReadBacklog(beam.PTransform):
     """Ticks in; (entries, passed over, files): the first `limit` entries earlier runs deferred
     (0: all), the others, which stay deferred, and the backlog files they came from (deleted once
-    this tick's articles and its own backlog are committed)."""
+    this tick's articles and its own backlog are committed). One worker reads them all: the order
+    needs every waiting entry, as the cap's single group does."""
 
     def __init__(self, state_path: str, limit: int):
         super().__init__()

@@ -9,7 +9,8 @@ Candidate search scales out: a band shard holds only the bands whose index is it
 state store, those that share a band with one of this run's articles only (a side input of the new
 band keys), so the shuffle grows with the run, not the window. Only the final union-find runs on
 one worker, over this run's articles and the pairs found, which is small. (Its cluster ids join the
-articles by id, not as a side input: the direct runner's streaming mode never fires that one.)
+articles by id, not as a side input: with a side input there, the TestStream test on the direct
+runner's streaming mode hung.)
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pipeline.transforms.names import SIGNATURES, counter
 
 _ALL = "all"  # the single key of the clustering step
 # Band buckets travel in this many shards (band index mod SHARDS): one element per article and
-# shard, not per band (32). On the local runner the stages from signing to verifying went from 17.1
+# shard, not per band (32). On the local runner the stages from signing to clustering went from 17.1
 # to 6.9 s of a 10,000-article run (4 runs of 2,500); verification still spreads over SHARDS workers.
 SHARDS = 4
 

@@ -110,3 +110,54 @@ def test_a_body_signed_on_the_extraction_pool_is_not_signed_again() -> None:
     pooled = b"\x01" * len(neardup.signature(body))  # not what signing here would give
     assert _sign(article, {article.content_hash: pooled}, neardup.DEFAULT) == ("id1", (article, pooled))
     assert _sign(article, {"another hash": pooled}, neardup.DEFAULT) == ("id1", (article, neardup.signature(body)))
+
+
+def test_band_shards_find_exactly_the_pairs_of_per_band_buckets() -> None:
+    """Grouping band buckets into shards, and filtering stored signatures by the new band keys,
+    must verify the same pairs as one bucket per band key over every member."""
+    import random
+    from collections import defaultdict
+
+    import numpy as np
+
+    from pipeline.articles import neardup
+    from pipeline.articles.neardup import Member
+    from pipeline.transforms.neardup import _shards, _verify
+
+    rng = random.Random(0)
+    params = neardup.DEFAULT
+
+    def sig() -> np.ndarray:
+        return np.array([rng.getrandbits(32) for _ in range(params.num_perm)], dtype="<u4")
+
+    def edited(base: np.ndarray) -> np.ndarray:
+        out = base.copy()
+        for i in rng.sample(range(params.num_perm), rng.randint(0, 70)):
+            out[i] = rng.getrandbits(32)
+        return out
+
+    originals = [sig() for _ in range(12)]
+    members = []
+    for n in range(80):
+        values = edited(rng.choice(originals)) if n % 3 else sig()
+        stored = n % 2 == 0
+        members.append((Member(f"a{n:02d}", (0 if stored else 1, n, f"a{n:02d}"), f"c{n}" if stored else None),
+                        values.tobytes()))
+    new = [m for m in members if m[0].cluster_id is None]
+    stored = [m for m in members if m[0].cluster_id is not None]
+
+    buckets = defaultdict(list)
+    for member, s in members:
+        for key in neardup.band_keys(s, params):
+            buckets[key].append((member, s))
+    expected = {(a, b) for key, group in buckets.items()
+                for a, b in neardup.verify_bucket(key, [(m.article_id, s) for m, s in group], params)
+                if any(m.cluster_id is None for m, _ in group if m.article_id in (a, b))}
+
+    new_elements = [e for item in new for e in _shards(item, params)]
+    wanted = {k for _, (_, _, keys) in new_elements for k in keys}
+    shards = defaultdict(list)
+    for shard, value in new_elements + [e for item in stored for e in _shards(item, params, wanted)]:
+        shards[shard].append(value)
+    found = {(ma.article_id, mb.article_id) for shard in shards.items() for _, (ma, mb) in _verify(shard, params)}
+    assert len(expected) > 20 and found == expected
