@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_pipeline.py"
+STAGES = BENCH.with_name("stage_times.py")
 
 
 def test_benchmark_runs_and_reports_a_ratio(tmp_path: Path) -> None:
@@ -26,6 +27,19 @@ def test_benchmark_runs_and_reports_a_ratio(tmp_path: Path) -> None:
     first, repoll = json.loads(out.read_text())["scenarios"]
     assert first["articles"] > 0 and first["ratio"] > 0 and first["ratio_extract_page"] > 0
     assert repoll["articles"] == 0 and repoll["server"].get("page_requests", 0) == 0
+
+
+def test_stage_times_add_up_to_the_run(tmp_path: Path) -> None:
+    """`stage_times.py` wraps a private method of Beam's runner: this fails when an upgrade moves it."""
+    out = tmp_path / "stages.json"
+    cmd = [sys.executable, str(STAGES), "--json", str(out), "--", "demo", "--output", str(tmp_path / "o")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(out.read_text())
+    assert result["pool_stage_s"] > 0 and result["other_stages_s"] > 0
+    assert result["pool_stage_s"] + result["other_stages_s"] <= result["wall_s"]
+    assert any("FetchArticles" in row["stage"] for row in result["stages"])
+    assert any("MarkNearDuplicates" in row["stage"] for row in result["stages"])
 
 
 def test_peer_processes_reach_loopback_only(tmp_path: Path) -> None:
