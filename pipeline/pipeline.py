@@ -16,7 +16,6 @@ runs. State that says "done" is written only after the articles it vouches for.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import apache_beam as beam
@@ -25,7 +24,7 @@ from apache_beam.transforms import window
 from pipeline.config import Config
 from pipeline.io.parquet import articles_root, rejects_root
 from pipeline.io.state import ExclusiveCommit
-from pipeline.records import FeedSource, Reject
+from pipeline.records import FeedSource, Reject, as_row
 from pipeline.schema import ARTICLE_SCHEMA, REJECT_PARTITIONS, REJECT_SCHEMA
 from pipeline.transforms.backlog import LimitBacklog, ReadBacklog
 from pipeline.transforms.boilerplate import DropSiteBoilerplate
@@ -46,7 +45,7 @@ def feed_sources(config: Config) -> list[FeedSource]:
 
 
 def _reject_row(reject: Reject, run_id: str) -> dict:
-    return {**dataclasses.asdict(reject), "run_id": run_id, "ingest_date": reject.at.date().isoformat()}
+    return {**as_row(reject), "run_id": run_id, "ingest_date": reject.at.date().isoformat()}
 
 
 class IngestFeeds(beam.PTransform):

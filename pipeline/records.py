@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pipeline.text import scrub
@@ -19,6 +21,62 @@ BodySource = Literal["page", "page_recall", "feed_content", "feed_summary", "non
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+@functools.cache
+def _layout(cls: type) -> tuple[operator.attrgetter, tuple[int, ...]]:
+    """(a getter of all field values, the positions of the fields that may hold a datetime)."""
+    names = _field_names(cls)
+    return operator.attrgetter(*names), tuple(i for i, f in enumerate(fields(cls)) if "datetime" in str(f.type))
+
+
+def _unpickle(cls: type, values: tuple, stamps: tuple[tuple[int, int], ...]) -> object:
+    if stamps:
+        values = list(values)
+        for i, micros in stamps:
+            values[i] = _EPOCH + micros * _MICROSECOND
+    record = object.__new__(cls)
+    record.__dict__.update(zip(_field_names(cls), values, strict=True))
+    return record
+
+
+class CompactPickle:
+    """Pickles a record as its field values, with UTC datetimes as microseconds since the epoch.
+
+    Every record that crosses a Beam stage is pickled (and unpickled) there, several times over a
+    run. A timezone-aware datetime costs about 5 us to pickle (its tzinfo is reduced each time), so
+    the two or three in an article or entry took about a third of its pickling time, more than its
+    text (`tests/unit/test_records.py` checks the round trip)."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple:
+        get, dated = _layout(type(self))
+        values, stamps = get(self), []
+        for i in dated:
+            value = values[i]
+            if type(value) is datetime and value.tzinfo is UTC:
+                stamps.append((i, (value - _EPOCH) // _MICROSECOND))
+        if stamps:
+            values = list(values)
+            for i, _ in stamps:
+                values[i] = None
+        return _unpickle, (type(self), tuple(values), tuple(stamps))
+
+
+def as_row(record: object) -> dict:
+    """A flat record's fields by name. `dataclasses.asdict` gives the same for these records, but
+    deep-copies every value: 40-75 us per entry or article, against 2-6 us here."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}  # type: ignore[arg-type]
 
 
 def _scrub_fields(record: object) -> None:
@@ -62,7 +120,7 @@ class FeedSource:
 
 
 @dataclass(frozen=True)
-class FeedEntry:
+class FeedEntry(CompactPickle):
     """One entry of a polled feed, normalised across RSS/Atom flavours."""
 
     feed_url: str
@@ -142,7 +200,7 @@ class Reject:
 
 
 @dataclass
-class Article:
+class Article(CompactPickle):
     """One output row. Field order and types are declared once, in `pipeline.schema`."""
 
     article_id: str

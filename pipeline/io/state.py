@@ -28,7 +28,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import pyarrow as pa
@@ -50,7 +50,7 @@ from pipeline.io.parquet import (
     verify_file,
     write_atomically,
 )
-from pipeline.records import FeedEntry, utc_now
+from pipeline.records import FeedEntry, as_row, utc_now
 from pipeline.sources.schedule import FeedState
 from pipeline.urls import canonicalize_url, url_key
 
@@ -217,7 +217,7 @@ BACKLOG = Store("backlog", pa.schema([
 
 
 def backlog_row(entry: FeedEntry, run_id: str) -> dict:
-    data = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(entry).items()}
+    data = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in as_row(entry).items()}
     return {"feed_url": entry.feed_url, "link": entry.link, "entry": json.dumps(data), "run_id": run_id}
 
 

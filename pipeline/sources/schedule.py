@@ -40,11 +40,12 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 
 from pipeline.config import ScheduleParams
 from pipeline.dates import parse_http_date
+from pipeline.records import as_row
 
 _DAY = timedelta(days=1)
 _MIN_RATE_WINDOW = timedelta(hours=1)
@@ -89,7 +90,7 @@ class FeedState:
 
     def to_dict(self) -> dict:
         """JSON-friendly form (ISO 8601 datetimes), for a state store."""
-        data = asdict(self)
+        data = as_row(self)
         for key, value in data.items():
             if isinstance(value, datetime):
                 data[key] = value.isoformat()
