@@ -20,7 +20,6 @@ of a windowed DoFn that outputs from `finish_bundle`.)
 
 from __future__ import annotations
 
-import dataclasses
 import zlib
 from collections import defaultdict
 from typing import Any
@@ -32,10 +31,12 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline.io import delta, state
 from pipeline.io.parquet import write_partition
+from pipeline.records import as_row
 from pipeline.transforms.names import counter as declared_counter
 
 _MAX_BUFFERED_ROWS = 20_000
 _BARRIER_KEYS = 16  # spreads the released rows over workers
+_CHUNK_ITEMS = 1_000
 
 
 class _WriteFn(beam.DoFn):
@@ -129,11 +130,33 @@ class WriteParquet(beam.PTransform):
         self.after = after
 
     def expand(self, records: beam.PCollection) -> beam.PCollection:
-        rows = records | "ToRow" >> beam.Map(lambda r: r if isinstance(r, dict) else dataclasses.asdict(r))
+        rows = records | "ToRow" >> beam.Map(lambda r: r if isinstance(r, dict) else as_row(r))
         if self.after is not None:
             rows = rows | "AfterCommit" >> After(self.after)
         written = rows | "Write" >> beam.ParDo(self.fn)
         return written | "CommitDelta" >> self.commit if self.commit else written
+
+
+class _Chunks(beam.DoFn):
+    """A bundle's items in lists of at most `_CHUNK_ITEMS` per window, each keyed for the barrier:
+    through the join they are one element per list, not per item."""
+
+    def start_bundle(self) -> None:
+        self.chunks: defaultdict[Any, list] = defaultdict(list)
+
+    def process(self, item: Any, window=beam.DoFn.WindowParam):
+        chunk = self.chunks[window]
+        chunk.append(item)
+        if len(chunk) >= _CHUNK_ITEMS:
+            yield self._keyed(self.chunks.pop(window))
+
+    def finish_bundle(self):
+        for window, chunk in self.chunks.items():
+            yield WindowedValue(self._keyed(chunk), window.max_timestamp(), [window])
+
+    @staticmethod
+    def _keyed(chunk: list) -> tuple[int, list]:
+        return zlib.crc32(repr(chunk[0]).encode()) % _BARRIER_KEYS, chunk
 
 
 class After(beam.PTransform):
@@ -144,9 +167,8 @@ class After(beam.PTransform):
         self.done = done
 
     def expand(self, items: beam.PCollection) -> beam.PCollection:
-        keyed = items | "Spread" >> beam.Map(lambda r: (zlib.crc32(repr(r).encode()) % _BARRIER_KEYS, r)
-                                             ).with_output_types(tuple[int, Any])
+        keyed = items | "Chunks" >> beam.ParDo(_Chunks()).with_output_types(tuple[int, list])
         done = self.done | "ToEveryKey" >> beam.FlatMap(lambda path: ((k, path) for k in range(_BARRIER_KEYS))
                                                         ).with_output_types(tuple[int, str])
         return ({"rows": keyed, "done": done} | "Barrier" >> beam.CoGroupByKey()
-                | "Release" >> beam.FlatMap(lambda kv: kv[1]["rows"]))
+                | "Release" >> beam.FlatMap(lambda kv: [item for chunk in kv[1]["rows"] for item in chunk]))
