@@ -1,17 +1,20 @@
 """Exact-duplicate removal, within a run, across ticks and against earlier runs, with keyed state.
 
-Per check (link, canonical URL, body hash): a `GroupByKey` on the key picks one item per key by a
-deterministic order (so which copy is kept does not depend on arrival order), then items go,
-keyed by a stable hash bucket of their key (`state.bucket_of`), through a stateful DoFn with one
-state cell per bucket, in the global window (`AcrossTicks`): the keys earlier runs recorded in
-that bucket, read from the bucket's own folder of the seen store when its first item arrives, and
-the keys let through since. No timers, no global in-process state, and no worker holds more than
-its buckets (ARCHITECTURE.md, "State across ticks and runs").
+Per check (link, canonical URL, body hash): a `GroupByKey` on a stable hash bucket of the key
+(`state.bucket_of`) picks, within the bucket, one item per key by a deterministic order (so which
+copy is kept does not depend on arrival order); each bucket's picks then go, as one element,
+through a stateful DoFn with one state cell per bucket, in the global window (`AcrossTicks`): the
+keys earlier runs recorded in that bucket, read from the bucket's own folder of the seen store when
+its first picks arrive, and the keys let through since. No timers, no global in-process state, and
+no worker holds more than its buckets (ARCHITECTURE.md, "State across ticks and runs"). Grouping
+by bucket, not by key, sends one element per bucket into the stateful step instead of one per
+item, and reads and writes each bucket's state once per tick.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import apache_beam as beam
@@ -37,18 +40,27 @@ def article_order(a: Article) -> tuple:
 
 
 class _PickFirst(beam.DoFn):
+    """(bucket, [(key, item)]) in; (bucket, [(key, first item)]), one pick per key (main), and the
+    other items of each key (DUPLICATES) out."""
+
     dropped = counter("duplicates_dropped")
 
     def __init__(self, order: Callable):
         self.order = order
 
-    def process(self, element: tuple[str, list]):
-        key, items = element
-        first, *rest = sorted(items, key=self.order)
-        yield key, first
-        self.dropped.inc(len(rest))
-        for item in rest:
-            yield beam.pvalue.TaggedOutput(DUPLICATES, item)
+    def process(self, element: tuple[int, Iterable[tuple[str, object]]]):
+        bucket, keyed = element
+        by_key: defaultdict[str, list] = defaultdict(list)
+        for key, item in keyed:
+            by_key[key].append(item)
+        picks = []
+        for key, items in by_key.items():
+            first, *rest = sorted(items, key=self.order)
+            picks.append((key, first))
+            self.dropped.inc(len(rest))
+            for item in rest:
+                yield beam.pvalue.TaggedOutput(DUPLICATES, item)
+        yield bucket, picks
 
 
 @dataclass
@@ -68,26 +80,34 @@ class _Unseen(beam.DoFn):
     def __init__(self, kind: str, state_path: str, output_path: str | None):
         self.kind, self.state_path, self.output_path = kind, state_path, output_path
 
-    def process(self, element: tuple[int, tuple[str, object]], seen=_SEEN_STATE):
-        bucket, (key, item) = element
+    def process(self, element: tuple[int, list[tuple[str, object]]], seen=_SEEN_STATE):
+        bucket, picks = element
         keys = seen.read()
         if keys is None:
             keys = _BucketKeys(frozenset(state.read_seen_bucket(self.state_path, bucket, self.output_path)[self.kind]))
-        if key in keys.stored or key in keys.added:
-            (self.known if key in keys.stored else self.dropped).inc()
-            yield beam.pvalue.TaggedOutput(DUPLICATES, item)
-            return
-        keys.added.add(key)
+        for key, item in picks:
+            if key in keys.stored or key in keys.added:
+                (self.known if key in keys.stored else self.dropped).inc()
+                yield beam.pvalue.TaggedOutput(DUPLICATES, item)
+            else:
+                keys.added.add(key)
+                yield item
         seen.write(keys)
-        yield item
 
 
 def first_per_key(items: beam.PCollection, key: Callable, order: Callable, label: str) -> beam.pvalue.DoOutputsTuple:
-    """Within a tick: (key, first item) per key by `order` (`first`), the others (DUPLICATES)."""
+    """Within a tick: (bucket, [(key, first item)]) per seen-store bucket, one pick per key by
+    `order` (`first`), and the other items (DUPLICATES)."""
     return (items
-            | f"{label}Key" >> beam.Map(lambda x: (key(x), x)).with_output_types(tuple[str, object])
+            | f"{label}Key" >> beam.Map(lambda x: (state.bucket_of(k := key(x)), (k, x))
+                                        ).with_output_types(tuple[int, tuple[str, object]])
             | f"{label}Group" >> beam.GroupByKey()
             | f"{label}PickFirst" >> beam.ParDo(_PickFirst(order)).with_outputs(DUPLICATES, main="first"))
+
+
+def picked_items(picks: beam.PCollection, label: str) -> beam.PCollection:
+    """The items of `first_per_key`'s picks."""
+    return picks | label >> beam.FlatMap(lambda bucket_picks: [item for _, item in bucket_picks[1]])
 
 
 def _first_unseen(items: beam.PCollection, key: Callable, order: Callable, kind: str, state_path: str,
@@ -97,10 +117,7 @@ def _first_unseen(items: beam.PCollection, key: Callable, order: Callable, kind:
     seen files do not read."""
     picked = first_per_key(items, key, order, label)
     unseen = beam.ParDo(_Unseen(kind, state_path, output_path)).with_outputs(DUPLICATES, main="unique")
-    unique, known = (picked.first
-                     | f"{label}Bucket" >> beam.Map(lambda kv: (state.bucket_of(kv[0]), kv)
-                                                    ).with_output_types(tuple[int, tuple[str, object]])
-                     | f"{label}Unseen" >> AcrossTicks(unseen, tick_windows))
+    unique, known = picked.first | f"{label}Unseen" >> AcrossTicks(unseen, tick_windows)
     duplicates = (picked[DUPLICATES], known) | f"{label}Duplicates" >> beam.Flatten()
     return unique, duplicates
 
@@ -120,7 +137,7 @@ class SkipSeenLinks(beam.PTransform):
         unique, duplicates = _first_unseen(first, lambda e: e.url_key, _entry_order, state.URL, self.state_path,
                                            self.tick_windows, "Link", self.output_path)
         refetch = first_per_key(revised, lambda e: e.url_key, _entry_order, "Revised")
-        return ((unique, refetch.first | "RevisedEntries" >> beam.Values()) | "NewOrChanged" >> beam.Flatten(),
+        return ((unique, picked_items(refetch.first, "RevisedEntries")) | "NewOrChanged" >> beam.Flatten(),
                 (duplicates, refetch[DUPLICATES]) | "AllSkipped" >> beam.Flatten())
 
 
