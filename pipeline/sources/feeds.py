@@ -187,7 +187,9 @@ def _parse_feed(body: bytes, source: FeedSource, fetched_url: str, content_type:
     if content_type:
         headers["content-type"] = content_type
     body = neutralize_char_refs(repair_utf8(body, content_type))
-    doc = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=True)
+    # Links (`<link>`, `href`, ids) are resolved against the feed's URL and xml:base either way; links
+    # inside summary and content HTML need not be, as only their text is kept (a third of the parse).
+    doc = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
     feed_title = (doc.feed.get("title") or "").strip() or None
     ttl = _ttl_minutes(doc.feed)
     broken = doc.bozo and not isinstance(doc.get("bozo_exception"), _BENIGN_BOZO)
