@@ -1,6 +1,8 @@
 """ExtractArticles: pages in, analysed articles out (refetches of changed entries apart, as
 `revisions`). A page with no usable text falls back to the feed entry.
 
+Pages arrive undecoded and are decoded in the pool (`records.Page` says why).
+
 Extraction (and the per-article analysis that follows it: language, counts, keywords) is the
 CPU-bound heart of the pipeline, and Python threads cannot share it out, so pages are built into
 articles on a pool of processes (`extract.processes`, one per core by default; 1 keeps
@@ -25,6 +27,7 @@ import apache_beam as beam
 from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline.articles import neardup
+from pipeline.articles.decoding import decode_html
 from pipeline.articles.extract import extract_page
 from pipeline.articles.merge import analyze, merge_article
 from pipeline.records import Article, Extracted, Page, Reject
@@ -50,9 +53,9 @@ def _build(page: Page, sign: bool) -> Built:
     """Page to analysed, signed article; runs in a pool process. A parser bug on one page comes back
     as a value (the article then falls back to the feed's text), never as a broken pool or run."""
     extracted, error = None, None
-    if page.html is not None:
+    if page.body is not None:
         try:
-            extracted = extract_page(page.html, page.final_url, page.entry)
+            extracted = extract_page(decode_html(page.body, page.content_type)[0], page.final_url, page.entry)
         except Exception as err:
             error = f"{type(err).__name__}: {err}"[:500]
     return _built(page, extracted, error, sign)
@@ -102,7 +105,7 @@ class _ExtractFn(beam.DoFn):
         self.running: dict[Future, tuple] = {}
 
     def process(self, page: Page, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
-        if page.html is None or self.processes < 2:
+        if page.body is None or self.processes < 2:
             yield from self._outputs(page, _build(page, self.sign))
             return
         try:

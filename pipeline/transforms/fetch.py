@@ -1,6 +1,7 @@
-"""FetchArticles: feed entries in, decoded article pages out; every failed fetch is also a reject.
+"""FetchArticles: feed entries in, article pages out (undecoded, `records.Page`); every failed fetch
+is also a reject.
 
-A failed fetch still yields a `Page` without HTML, so the article can fall back to the feed's text.
+A failed fetch still yields a `Page` without a body, so the article can fall back to the feed's text.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from urllib.parse import urlsplit
 
 import apache_beam as beam
 
-from pipeline.articles.decoding import binary_kind, decode_html, is_html
+from pipeline.articles.decoding import binary_kind, is_html
 from pipeline.config import HttpConfig
 from pipeline.fetching import FetchResult
 from pipeline.records import FeedEntry, Page, Reject
@@ -45,8 +46,7 @@ class _FetchFn(HostScheduledFn):
                 REJECTS, Reject(entry.link, entry.feed_url, "fetch", reason, res.status, detail))
             return
         self.fetched.inc()
-        html, _ = decode_html(res.body or b"", res.content_type)
-        yield Page(entry, res.final_url, res.status, html)
+        yield Page(entry, res.final_url, res.status, res.body, res.content_type or "")
 
 
 class FetchArticles(beam.PTransform):

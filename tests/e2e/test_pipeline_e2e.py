@@ -204,7 +204,8 @@ def test_an_idle_extraction_pool_is_shut_down_and_comes_back_for_the_next_bundle
 
     url = "http://127.0.0.1:9/articles/en/"
     pages = [Page(FeedEntry("http://127.0.0.1:9/feed", "demo", url + p.name, p.name), url + p.name, 200,
-                  p.read_text(encoding="utf-8")) for p in sorted((DEMO_DIR / "site/articles/en").iterdir())[:4]]
+                  p.read_bytes(), "text/html; charset=utf-8")
+             for p in sorted((DEMO_DIR / "site/articles/en").iterdir())[:4]]
     fn = extract._ExtractFn(2, sign=True)
     fn.idle_s = 0.3
     fn.setup()
