@@ -9,6 +9,8 @@ a second output, recorded after the articles are written.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import apache_beam as beam
 
 from pipeline.articles.boilerplate import KEEP_PAGES, line_keys, repeated_lines, strip_lines
@@ -33,7 +35,7 @@ class _StripSite(beam.DoFn):
             self.buckets[bucket] = state.read_boilerplate_bucket(self.state_path, bucket, KEEP_PAGES)
         return self.buckets[bucket].setdefault(domain, {})
 
-    def process(self, element: tuple[str, list[tuple[bool, Article]]]):
+    def process(self, element: tuple[str, Iterable[tuple[bool, Article]]]):
         domain, items = element[0], list(element[1])
         earlier = self._earlier(domain)
         now = {a.article_id: line_keys(a.body) for _, a in items if a.body}

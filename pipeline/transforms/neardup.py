@@ -68,7 +68,7 @@ class _BandKeys(beam.CombineFn):
         return keys
 
 
-def _verify(shard: tuple[int, list], params: neardup.NearDupParams):
+def _verify(shard: tuple[int, Iterable], params: neardup.NearDupParams):
     """Verified pairs of one shard's band buckets that involve at least one of this run's articles."""
     buckets: defaultdict[str, dict] = defaultdict(dict)
     for member, sig, keys in shard[1]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import zlib
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 import apache_beam as beam
@@ -96,7 +97,7 @@ class _CommitDeltaFn(beam.DoFn):
     def __init__(self, root: str, schema: pa.Schema, partition_by: tuple[str, ...], first_version: int):
         self.root, self.schema, self.partition_by, self.first_version = root, schema, partition_by, first_version
 
-    def process(self, element: tuple[int, list[dict]], window=beam.DoFn.WindowParam):
+    def process(self, element: tuple[int, Iterable[dict]], window=beam.DoFn.WindowParam):
         files = list(element[1])
         version = self.first_version
         if not isinstance(window, GlobalWindow):
