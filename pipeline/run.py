@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
 from pipeline.config import Config
 from pipeline.io import delta, state
@@ -22,6 +23,7 @@ from pipeline.records import utc_now
 from pipeline.schema import ARTICLE_SCHEMA, REJECT_PARTITIONS, REJECT_SCHEMA
 from pipeline.sources.schedule import FeedState
 from pipeline.transforms.names import COUNTERS, NAMESPACE
+from pipeline.transforms.pool import start_pool_server, stop_pool_server
 
 # In-process and needs no download; plain DirectRunner first tries to fetch the Prism binary.
 DEFAULT_RUNNER = "FnApiRunner"
@@ -76,6 +78,14 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
     return options
 
 
+def extracts_here(config: Config, options: PipelineOptions) -> bool:
+    """Whether this process will run the extraction pool: the in-process runner in one process,
+    with more than one extraction process."""
+    return (options.view_as(StandardOptions).runner == DEFAULT_RUNNER
+            and options.view_as(DirectOptions).direct_running_mode == "in_memory"
+            and (config.extract.processes or os.cpu_count() or 1) > 1)
+
+
 def prepared(config: Config, run_id: str) -> Config:
     """Local paths made absolute (workers may run elsewhere) and checked writable before any work;
     each dataset's layout checked against the config (and recorded on the first run); Delta tables
@@ -116,9 +126,12 @@ def run_once(config: Config, beam_args: list[str] | None = None, run_id: str | N
 
 def _run_once(config: Config, beam_args: list[str] | None, run_id: str) -> RunSummary:
     started = time.time()
+    options = pipeline_options(beam_args or [])
+    if extracts_here(config, options):
+        start_pool_server()  # imports the extraction code on the core start-up and polling leave idle
     config = prepared(config, run_id)
     log.info("run started: %d feeds", len(config.feeds), extra={"event": "run_started"})
-    p = beam.Pipeline(options=pipeline_options(beam_args or []))
+    p = beam.Pipeline(options=options)
     _ = (p | "Tick" >> beam.Create([run_id]) | "Ingest" >> IngestFeeds(config, run_id, started=started))
     result = p.run()
     result.wait_until_finish()
@@ -157,6 +170,7 @@ def run_batch(config: Config, beam_args: list[str] | None = None, run_id: str | 
         counters["entries_deferred"] = more.counters["entries_deferred"]
         summary = RunSummary(summary.run_id, counters, more.failing_feeds, summary.runs + 1)
         runs_left -= 1
+    stop_pool_server()  # not on an error: a pool that was not shut down would keep its server waiting
     feeds = {str(f.url) for f in config.feeds}
     states = [s for s in state.read_feed_states(absolute(config.state_path)).values() if s.feed_url in feeds]
     path = write_run_metrics(absolute(config.state_path), summary.counters, time.monotonic() - started,

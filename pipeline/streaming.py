@@ -33,6 +33,7 @@ from pipeline.io.metrics import StreamMetrics
 from pipeline.io.state import read_feed_states
 from pipeline.pipeline import IngestFeeds
 from pipeline.run import new_run_id, pipeline_options, prepared, run_once
+from pipeline.transforms.pool import stop_pool_server
 
 LOCAL_RUNNERS = {"FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner"}
 
@@ -106,6 +107,8 @@ def run_local(config: Config, beam_args: list[str], stop_after_s: float | None,
             signal.signal(s, handler)
         if metrics is not None:
             metrics.close()
+    if summary.stopped_by != "abandoned":  # an abandoned tick's pool may still hold its server
+        stop_pool_server()
     if recent:
         say(_line(summary, recent, 0.0))
     return summary

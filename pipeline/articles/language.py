@@ -109,6 +109,11 @@ def _identifier() -> LanguageIdentifier:
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
+def load_model() -> None:
+    """Load the model now rather than at the first detection (`articles/preload.py`)."""
+    _identifier()
+
+
 @functools.lru_cache(maxsize=4096)
 def _char_script(ch: str) -> str | None:
     return _SCRIPT_BY_NAME.get(unicodedata.name(ch, "").split(" ", 1)[0])

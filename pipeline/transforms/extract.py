@@ -21,44 +21,16 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import NamedTuple
 
 import apache_beam as beam
 from apache_beam.utils.windowed_value import WindowedValue
 
-from pipeline.articles import neardup
-from pipeline.articles.decoding import decode_html
-from pipeline.articles.extract import extract_page
-from pipeline.articles.merge import analyze, merge_article
-from pipeline.records import Article, Extracted, Page, Reject
+from pipeline.articles.build import Built, build, built
+from pipeline.records import Page, Reject
 from pipeline.transforms.names import REJECTS, REVISIONS, SIGNED, counter
-from pipeline.transforms.pool import spawn_pool
+from pipeline.transforms.pool import start_pool
 
 _IN_FLIGHT_PER_PROCESS = 4  # pages queued per pool process: keeps it busy, bounds memory
-
-
-class Built(NamedTuple):
-    article: Article
-    extracted: Extracted | None
-    error: str | None
-    signature: bytes | None  # of the body, with `neardup.DEFAULT`'s shingles and permutations
-
-
-def _built(page: Page, extracted: Extracted | None, error: str | None, sign: bool) -> Built:
-    article = analyze(merge_article(page.entry, page.final_url, extracted, page.http_status, page.fetched_at))
-    return Built(article, extracted, error, neardup.signature(article.body or "") if sign else None)
-
-
-def _build(page: Page, sign: bool) -> Built:
-    """Page to analysed, signed article; runs in a pool process. A parser bug on one page comes back
-    as a value (the article then falls back to the feed's text), never as a broken pool or run."""
-    extracted, error = None, None
-    if page.body is not None:
-        try:
-            extracted = extract_page(decode_html(page.body, page.content_type)[0], page.final_url, page.entry)
-        except Exception as err:
-            error = f"{type(err).__name__}: {err}"[:500]
-    return _built(page, extracted, error, sign)
 
 
 class _ExtractFn(beam.DoFn):
@@ -106,19 +78,19 @@ class _ExtractFn(beam.DoFn):
 
     def process(self, page: Page, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
         if page.body is None or self.processes < 2:
-            yield from self._outputs(page, _build(page, self.sign))
+            yield from self._outputs(page, build(page, self.sign))
             return
         try:
-            future = self._pool().submit(_build, page, self.sign)
+            future = self._pool().submit(build, page, self.sign)
         except BrokenProcessPool:  # broke since the last page: its casualties are collected below
             self.pool = None
-            future = self._pool().submit(_build, page, self.sign)
+            future = self._pool().submit(build, page, self.sign)
         self.running[future] = (page, window, timestamp)
         yield from self._collect(block=len(self.running) >= _IN_FLIGHT_PER_PROCESS * self.processes)
 
     def _pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
-            self.pool = spawn_pool(self.processes)
+            self.pool = start_pool(self.processes)
         return self.pool
 
     def finish_bundle(self):
@@ -151,14 +123,14 @@ class _ExtractFn(beam.DoFn):
         except BrokenProcessPool:
             self.pool = None
         try:
-            return self._solo().submit(_build, page, self.sign).result()
+            return self._solo().submit(build, page, self.sign).result()
         except BrokenProcessPool as err:
             self.solo = None
-            return _built(page, None, f"extraction process died: {err}"[:500], self.sign)
+            return built(page, None, f"extraction process died: {err}"[:500], self.sign)
 
     def _solo(self) -> ProcessPoolExecutor:
         if self.solo is None:
-            self.solo = spawn_pool(1)
+            self.solo = start_pool(1)
         return self.solo
 
     def _outputs(self, page: Page, result: Built) -> Iterator:

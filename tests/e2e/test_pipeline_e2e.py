@@ -18,7 +18,7 @@ from pipeline.commands.demo_server import FixtureServer
 from pipeline.run import run_batch
 from pipeline.transforms import extract
 
-_REAL_BUILD = extract._build
+_REAL_BUILD = extract.build
 
 
 @pytest.fixture(scope="module")
@@ -150,10 +150,10 @@ def test_a_dying_extraction_process_costs_its_pages_not_the_run(tmp_path: Path) 
         cfg = demo_config(server.base, str(tmp_path))
         cfg = cfg.model_copy(update={"extract": cfg.extract.model_copy(update={"processes": 2})})
         try:
-            extract._build = _die_on_comet
+            extract.build = _die_on_comet
             summary = run_batch(cfg)
         finally:
-            extract._build = _REAL_BUILD
+            extract.build = _REAL_BUILD
     rejects = query(tmp_path, "SELECT url, reason, detail FROM t WHERE stage = 'extract'", dataset="rejects")
     assert len(rejects) == 1 and "comet" in rejects[0][0] and "process died" in rejects[0][2]
     assert query(tmp_path, "SELECT body_source FROM t WHERE url LIKE '%comet%'") == [("feed_summary",)]
@@ -169,8 +169,8 @@ def _die_on_comet(page, sign):
 
 def test_extraction_processes_end_when_their_worker_is_killed(tmp_path: Path) -> None:
     """A killed worker (SIGKILL, or SIGTERM in a batch run) must not leave its pool behind."""
-    script = ("import os, sys\nfrom pipeline.transforms.pool import spawn_pool\n"
-              "pool = spawn_pool(2)\n"
+    script = ("import os, sys\nfrom pipeline.transforms.pool import start_pool\n"
+              "pool = start_pool(2)\n"
               "pids = {pool.submit(os.getpid).result() for _ in range(20)}\n"
               "print(' '.join(map(str, pids)), flush=True)\nsys.stdin.read()\n")
     worker = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
