@@ -72,7 +72,7 @@ def _context() -> multiprocessing.context.BaseContext:
 def start_pool_server() -> None:
     """Start the process pool processes are forked from, if it is not running: it returns at once
     and the server imports the extraction code meanwhile."""
-    _context()
+    _context()  # names the modules to preload
     forkserver.ensure_running()
 
 
