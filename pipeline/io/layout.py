@@ -16,6 +16,7 @@ from pyarrow import fs as pafs
 
 from pipeline.config import ConfigError
 from pipeline.io.delta import is_delta
+from pipeline.io.files import write_text_atomically
 from pipeline.io.parquet import dataset_files, filesystem
 from pipeline.schema import PARTITION_TYPES, SCHEMA_VERSION
 
@@ -61,12 +62,7 @@ def read_layout(root: str) -> Layout | None:
 
 def write_layout(root: str, layout: Layout) -> None:
     """Atomically: a temporary file renamed over the old descriptor."""
-    fsys, path = _path(root)
-    fsys.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    tmp = f"{path.rsplit('/', 1)[0]}/.{DESCRIPTOR}.tmp"
-    with fsys.open_output_stream(tmp) as out:
-        out.write(layout.to_json().encode("utf-8"))
-    fsys.move(tmp, path)
+    write_text_atomically(f"{root.rstrip('/')}/{DESCRIPTOR}", layout.to_json())
 
 
 def partition_keys(root: str, file: str) -> tuple[str, ...]:

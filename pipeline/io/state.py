@@ -39,6 +39,7 @@ from pipeline.articles.boilerplate import KEEP_PAGES
 from pipeline.articles.neardup import signature
 from pipeline.articles.versions import article_of_key, version_key
 from pipeline.io.delta import data_files
+from pipeline.io.files import write_text_atomically
 from pipeline.io.lock import commit_claim
 from pipeline.io.parquet import (
     articles_root,
@@ -300,12 +301,8 @@ _LOCAL_MARGIN_S = 5.0  # local files: one clock, but coarse file times on some f
 def mark_seen_covered(state_path: str, since: float) -> None:
     """After a run's seen keys are written: every article file committed before `since` (the
     run's start) is covered by the seen store."""
-    fsys, base = filesystem(SEEN.root(state_path))
-    fsys.create_dir(base, recursive=True)
-    tmp = f"{base}/.{_COVERED}.tmp"
-    with fsys.open_output_stream(tmp) as out:
-        out.write(json.dumps({"articles_before": since, "versions": True}).encode())
-    fsys.move(tmp, f"{base}/{_COVERED}")
+    write_text_atomically(f"{SEEN.root(state_path)}/{_COVERED}",
+                          json.dumps({"articles_before": since, "versions": True}))
 
 
 def _covered_until(state_path: str) -> float:
