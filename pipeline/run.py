@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from pipeline.records import utc_now
 from pipeline.schema import ARTICLE_SCHEMA, REJECT_PARTITIONS, REJECT_SCHEMA
 from pipeline.sources.schedule import FeedState
 from pipeline.transforms.names import COUNTERS, NAMESPACE
-from pipeline.transforms.pool import start_pool_server, stop_pool_server
+from pipeline.transforms.pool import pool_size, start_pool_server, stop_pool_server
 
 # In-process and needs no download; plain DirectRunner first tries to fetch the Prism binary.
 DEFAULT_RUNNER = "FnApiRunner"
@@ -83,7 +82,7 @@ def extracts_here(config: Config, options: PipelineOptions) -> bool:
     with more than one extraction process."""
     return (options.view_as(StandardOptions).runner == DEFAULT_RUNNER
             and options.view_as(DirectOptions).direct_running_mode == "in_memory"
-            and (config.extract.processes or os.cpu_count() or 1) > 1)
+            and pool_size(config.extract.processes) > 1)
 
 
 def prepared(config: Config, run_id: str) -> Config:

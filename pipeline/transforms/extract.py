@@ -16,7 +16,6 @@ run after it, with their own peak.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -28,7 +27,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from pipeline.articles.build import Built, build, built
 from pipeline.records import Page, Reject
 from pipeline.transforms.names import REJECTS, REVISIONS, SIGNED, counter
-from pipeline.transforms.pool import start_pool
+from pipeline.transforms.pool import pool_size, start_pool
 
 _IN_FLIGHT_PER_PROCESS = 4  # pages queued per pool process: keeps it busy, bounds memory
 
@@ -43,7 +42,7 @@ class _ExtractFn(beam.DoFn):
     idle_s = 0.5
 
     def __init__(self, processes: int, sign: bool):
-        self.processes, self.sign = processes or os.cpu_count() or 1, sign
+        self.processes, self.sign = pool_size(processes), sign
 
     def setup(self) -> None:
         self.pool: ProcessPoolExecutor | None = None

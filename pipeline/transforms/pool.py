@@ -85,6 +85,11 @@ def stop_pool_server() -> None:
         stop()
 
 
+def pool_size(configured: int) -> int:
+    """`extract.processes` as a number of processes: 0 means one per core."""
+    return configured or os.cpu_count() or 1
+
+
 def start_pool(processes: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(processes, mp_context=_context(), initializer=_init_child,
                                initargs=(os.getpid(),))
