@@ -1,8 +1,9 @@
 """The extraction pool's processes: forked from a server that loaded the extraction code once,
 quiet, and gone with the process that started them.
 
-Spawning each pool process cost about 1.2 s and 2.8 CPU-s (importing trafilatura, lxml, numpy and
-the language model), paid again by every run of a backlog, since the pool is shut down when idle.
+Spawning the pool cost about 1.2 s and 2.8 CPU-s, each process importing trafilatura, lxml, numpy,
+the language model and Beam, paid again by every run of a backlog, since the pool is shut down
+when idle.
 A `forkserver` imports them once, in a process started before the run needs it
 (`start_pool_server`), on the core that start-up leaves idle; pool processes are then forked from
 it. It is `forkserver`, not `fork`: this process runs gRPC and HTTP threads that a fork would copy
