@@ -50,24 +50,26 @@ def _reject_row(reject: Reject, run_id: str) -> dict:
 
 class IngestFeeds(beam.PTransform):
     """Ticks in; articles, rejects and state written out. `started`: when the run started, before
-    it read any state (by default, now); article files other runs commit after it are checked."""
+    it read any state (by default, now); article files other runs commit after it are checked.
+    `robots_scope`: the runs whose stages share robots.txt files (by default, this run's)."""
 
     def __init__(self, config: Config, run_id: str, tick_windows: window.WindowFn | None = None,
-                 started: float | None = None):
+                 started: float | None = None, robots_scope: str | None = None):
         super().__init__()
         self.config, self.run_id, self.tick_windows = config, run_id, tick_windows
         self.started = time.time() if started is None else started
+        self.robots_scope = robots_scope or run_id
 
     def expand(self, ticks: beam.PCollection) -> None:
         cfg, run_id, out, ticked = self.config, self.run_id, self.config.output, self.tick_windows
         due = ticks | "DueFeeds" >> DueFeeds(feed_sources(cfg), cfg.state_path, cfg.polling, ticked)
-        polled = due | "PollFeeds" >> PollFeeds(cfg.http, cfg.polling)
+        polled = due | "PollFeeds" >> PollFeeds(cfg.http, cfg.polling, self.robots_scope)
         limit = cfg.polling.max_entries_per_run
         waiting, passed_over, backlog_files = ticks | "ReadBacklog" >> ReadBacklog(cfg.state_path, limit)
         new_entries, _ = ((polled.entries, waiting) | "AllEntries" >> beam.Flatten()
                           | "SkipSeenLinks" >> SkipSeenLinks(cfg.state_path, ticked, out.path))
         taken, deferred = new_entries | "LimitBacklog" >> LimitBacklog(limit)
-        pages = taken | "FetchArticles" >> FetchArticles(cfg.http, cfg.polling.respect_robots)
+        pages = taken | "FetchArticles" >> FetchArticles(cfg.http, cfg.polling.respect_robots, self.robots_scope)
         articles = pages.pages | "ExtractArticles" >> ExtractArticles(cfg.extract.processes, sign=ticked is None)
         cleaned = ((articles.articles, articles[REVISIONS])
                    | "DropSiteBoilerplate" >> DropSiteBoilerplate(cfg.state_path, run_id))

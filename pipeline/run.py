@@ -16,6 +16,7 @@ from pipeline.io import delta, state
 from pipeline.io.layout import ensure_layout
 from pipeline.io.metrics import write_run_metrics
 from pipeline.io.parquet import absolute, articles_root, ensure_writable, rejects_root
+from pipeline.io.robots import release_shared as release_robots
 from pipeline.logs import current_run_id, log
 from pipeline.pipeline import IngestFeeds
 from pipeline.records import utc_now
@@ -113,17 +114,19 @@ def counters_of(result: beam.runners.runner.PipelineResult) -> dict[str, int]:
     return counters
 
 
-def run_once(config: Config, beam_args: list[str] | None = None, run_id: str | None = None) -> RunSummary:
-    """One run of the graph: poll the due feeds once, write what is new (up to the backlog limit)."""
+def run_once(config: Config, beam_args: list[str] | None = None, run_id: str | None = None,
+             robots_scope: str | None = None) -> RunSummary:
+    """One run of the graph: poll the due feeds once, write what is new (up to the backlog limit).
+    Runs given one `robots_scope` share the robots.txt files they read (`io/robots.py`)."""
     run_id = run_id or new_run_id()
     token = current_run_id.set(run_id)
     try:
-        return _run_once(config, beam_args, run_id)
+        return _run_once(config, beam_args, run_id, robots_scope)
     finally:
         current_run_id.reset(token)
 
 
-def _run_once(config: Config, beam_args: list[str] | None, run_id: str) -> RunSummary:
+def _run_once(config: Config, beam_args: list[str] | None, run_id: str, robots_scope: str | None) -> RunSummary:
     started = time.time()
     options = pipeline_options(beam_args or [])
     if extracts_here(config, options):
@@ -131,7 +134,8 @@ def _run_once(config: Config, beam_args: list[str] | None, run_id: str) -> RunSu
     config = prepared(config, run_id)
     log.info("run started: %d feeds", len(config.feeds), extra={"event": "run_started"})
     p = beam.Pipeline(options=options)
-    _ = (p | "Tick" >> beam.Create([run_id]) | "Ingest" >> IngestFeeds(config, run_id, started=started))
+    _ = (p | "Tick" >> beam.Create([run_id])
+         | "Ingest" >> IngestFeeds(config, run_id, started=started, robots_scope=robots_scope))
     result = p.run()
     result.wait_until_finish()
     counters = counters_of(result)
@@ -158,17 +162,21 @@ def run_batch(config: Config, beam_args: list[str] | None = None, run_id: str | 
     `<state>/metrics.prom` describes the whole batch."""
     started = time.monotonic()
     warn_placeholder_user_agent(config)
-    summary = run_once(config, beam_args, run_id)
-    limit = config.polling.max_entries_per_run
-    # every run takes `limit` entries on: the bound only stops a feed that grows as fast as it is read
-    runs_left = math.ceil(summary.counters["entries_deferred"] / limit) + 1 if limit else 0
-    while summary.counters["entries_deferred"] and runs_left:
-        more = run_once(config, beam_args)
-        counters = {k: summary.counters.get(k, 0) + more.counters.get(k, 0)
-                    for k in summary.counters.keys() | more.counters.keys()}
-        counters["entries_deferred"] = more.counters["entries_deferred"]
-        summary = RunSummary(summary.run_id, counters, more.failing_feeds, summary.runs + 1)
-        runs_left -= 1
+    run_id = run_id or new_run_id()
+    try:
+        summary = run_once(config, beam_args, run_id, robots_scope=run_id)
+        limit = config.polling.max_entries_per_run
+        # every run takes `limit` entries on: the bound only stops a feed that grows as fast as it is read
+        runs_left = math.ceil(summary.counters["entries_deferred"] / limit) + 1 if limit else 0
+        while summary.counters["entries_deferred"] and runs_left:
+            more = run_once(config, beam_args, robots_scope=run_id)
+            counters = {k: summary.counters.get(k, 0) + more.counters.get(k, 0)
+                        for k in summary.counters.keys() | more.counters.keys()}
+            counters["entries_deferred"] = more.counters["entries_deferred"]
+            summary = RunSummary(summary.run_id, counters, more.failing_feeds, summary.runs + 1)
+            runs_left -= 1
+    finally:
+        release_robots(run_id)
     stop_pool_server()  # not on an error: a pool that was not shut down would keep its server waiting
     feeds = {str(f.url) for f in config.feeds}
     states = [s for s in state.read_feed_states(absolute(config.state_path)).values() if s.feed_url in feeds]

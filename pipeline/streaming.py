@@ -30,6 +30,7 @@ from apache_beam.utils.timestamp import MAX_TIMESTAMP
 
 from pipeline.config import Config
 from pipeline.io.metrics import StreamMetrics
+from pipeline.io.robots import release_shared as release_robots
 from pipeline.io.state import read_feed_states
 from pipeline.pipeline import IngestFeeds
 from pipeline.run import new_run_id, pipeline_options, prepared, run_once
@@ -82,10 +83,11 @@ def run_local(config: Config, beam_args: list[str], stop_after_s: float | None,
     if metrics is not None:
         say(f"metrics: http://127.0.0.1:{metrics.port}/metrics")
     feeds = {f.key for f in config.feeds}
+    robots_scope = new_run_id()  # the ticks share robots.txt files, for their 24 hours
     try:
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
             started = time.monotonic()
-            result = run_once(config, beam_args)
+            result = run_once(config, beam_args, robots_scope=robots_scope)
             summary.ticks += 1
             summary.counters.update(result.counters)
             recent.update(result.counters)
@@ -103,6 +105,7 @@ def run_local(config: Config, beam_args: list[str], stop_after_s: float | None,
     except KeyboardInterrupt:
         summary.stopped_by = "abandoned"
     finally:
+        release_robots(robots_scope)
         for s, handler in previous.items():
             signal.signal(s, handler)
         if metrics is not None:

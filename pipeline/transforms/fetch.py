@@ -50,12 +50,14 @@ class _FetchFn(HostScheduledFn):
 
 
 class FetchArticles(beam.PTransform):
-    def __init__(self, http: HttpConfig, respect_robots: bool):
+    """`robots_scope`: the runs that share their robots.txt files (`io/robots.py`)."""
+
+    def __init__(self, http: HttpConfig, respect_robots: bool, robots_scope: str | None = None):
         super().__init__()
-        self.http, self.respect_robots = http, respect_robots
+        self.http, self.respect_robots, self.robots_scope = http, respect_robots, robots_scope
 
     def expand(self, entries: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         return (entries
                 | "ByHost" >> ByHost(lambda entry: urlsplit(entry.link).hostname or "")
-                | "Fetch" >> beam.ParDo(_FetchFn(self.http, self.respect_robots)).with_outputs(
+                | "Fetch" >> beam.ParDo(_FetchFn(self.http, self.respect_robots, self.robots_scope)).with_outputs(
                     REJECTS, main="pages"))

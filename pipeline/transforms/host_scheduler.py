@@ -48,14 +48,15 @@ class ByHost(beam.PTransform):
 class HostScheduledFn(beam.DoFn):
     """Takes (host, items) from `ByHost`. Subclasses implement `work(item)` (run on the pool) and
     `emit(item, result)` (run on the bundle's thread, where Beam counters and outputs work). Built
-    per worker in `setup`."""
+    per worker in `setup`; robots.txt files are cached per worker and `robots_scope`
+    (`io/robots.py`)."""
 
-    def __init__(self, http: HttpConfig, respect_robots: bool):
-        self.http_cfg, self.respect_robots = http, respect_robots
+    def __init__(self, http: HttpConfig, respect_robots: bool, robots_scope: str | None = None):
+        self.http_cfg, self.respect_robots, self.robots_scope = http, respect_robots, robots_scope
 
     def setup(self) -> None:
         self.http = HttpFetcher(self.http_cfg)
-        self.robots = RobotsPolicy(self.http) if self.respect_robots else None
+        self.robots = RobotsPolicy(self.http, shared=self.robots_scope) if self.respect_robots else None
         self.pool = ThreadPoolExecutor(self.http_cfg.concurrency, thread_name_prefix="news-ingest-http")
 
     def teardown(self) -> None:

@@ -92,8 +92,8 @@ class _PollFn(HostScheduledFn):
     entries = counter("feed_entries")
     changed = counter("entries_changed")
 
-    def __init__(self, http: HttpConfig, polling: PollingConfig):
-        super().__init__(http, polling.respect_robots)
+    def __init__(self, http: HttpConfig, polling: PollingConfig, robots_scope: str | None):
+        super().__init__(http, polling.respect_robots, robots_scope)
         self.polling = polling
 
     def work(self, item: tuple[FeedSource, FeedState]) -> PollOutcome:
@@ -115,12 +115,14 @@ class _PollFn(HostScheduledFn):
 
 
 class PollFeeds(beam.PTransform):
-    def __init__(self, http: HttpConfig, polling: PollingConfig):
+    """`robots_scope`: the runs that share their robots.txt files (`io/robots.py`)."""
+
+    def __init__(self, http: HttpConfig, polling: PollingConfig, robots_scope: str | None = None):
         super().__init__()
-        self.http, self.polling = http, polling
+        self.http, self.polling, self.robots_scope = http, polling, robots_scope
 
     def expand(self, due: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         return (due
                 | "ByHost" >> ByHost(lambda item: urlsplit(item[0].url).hostname or "")
-                | "Poll" >> beam.ParDo(_PollFn(self.http, self.polling)).with_outputs(
+                | "Poll" >> beam.ParDo(_PollFn(self.http, self.polling, self.robots_scope)).with_outputs(
                     REJECTS, FEED_STATES, main="entries"))

@@ -98,12 +98,14 @@ def test_a_backlog_above_the_limit_is_worked_off_in_several_runs_each_entry_once
         first = run_batch(cfg)
         page_requests = [p for p in server.requests if p.endswith(".html")]
         feed_requests = [p for p in server.requests if p.endswith(".xml")]
+        robots_requests = [p for p in server.requests if p == "/robots.txt"]
         server.requests.clear()
         eager = cfg.model_copy(update={"polling": cfg.polling.model_copy(update={"respect_schedule": False})})
         again = run_batch(eager)
     assert first.runs == 3 and first.counters["articles_written"] == 9 and first.counters["entries_deferred"] == 0
     assert sorted(page_requests) == sorted(set(page_requests)) and len(page_requests) == 9
     assert sorted(feed_requests) == ["/a.xml", "/b.xml", "/c.xml"]  # deferred entries wait in the state store
+    assert robots_requests == ["/robots.txt"]  # read once by the batch: not by each stage of each run
     assert not list((Path(cfg.state_path) / "backlog").glob("*.parquet"))  # consumed files are deleted
     assert query(tmp_path / "out", "SELECT count(*), count(DISTINCT url), count(DISTINCT run_id) FROM t") == [(9, 9, 3)]
     states = read_feed_states(cfg.state_path)

@@ -13,7 +13,7 @@ import pytest
 from pipeline.commands.demo_server import FixtureServer, send
 from pipeline.config import HttpConfig
 from pipeline.io.http import HttpFetcher
-from pipeline.io.robots import MAX_ROBOTS_BYTES, RobotsPolicy, origin_of, product_token
+from pipeline.io.robots import MAX_ROBOTS_BYTES, RobotsPolicy, origin_of, product_token, release_shared
 
 UA = "news-ingest/0.1 (+https://github.com/news-ingest/news-ingest)"
 CFG = HttpConfig(timeout_s=3, connect_timeout_s=1, retries=0, max_bytes=2_000_000, allow_private_networks=True)
@@ -204,3 +204,21 @@ def test_rules_are_shared_across_threads_without_errors(empty_site: FixtureServe
     for t in threads:
         t.join()
     assert errors == [] and _robots_requests(empty_site) == 2
+
+
+def test_policies_of_one_scope_share_the_files_until_it_is_released(empty_site: FixtureServer,
+                                                                     http: HttpFetcher) -> None:
+    _serve(empty_site, 200, ROBOTS)
+    url = empty_site.url("/news/1")
+    with HttpFetcher(CFG) as other:  # as another stage's worker would, with its own client
+        assert RobotsPolicy(http, shared="batch-1").allowed(url, UA)
+        assert RobotsPolicy(other, shared="batch-1").allowed(url, UA)
+        assert _robots_requests(empty_site) == 1
+        assert RobotsPolicy(other, shared="batch-2").allowed(url, UA)  # another scope asks again
+        assert RobotsPolicy(http).allowed(url, UA)  # and so does an unscoped policy
+        assert _robots_requests(empty_site) == 3
+        release_shared("batch-1")
+        assert RobotsPolicy(http, shared="batch-1").allowed(url, UA)
+        assert _robots_requests(empty_site) == 4
+    release_shared("batch-1")
+    release_shared("batch-2")

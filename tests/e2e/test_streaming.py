@@ -100,6 +100,7 @@ def test_streaming_lands_entries_while_running_stops_cleanly_and_restarts(tmp_pa
         assert job.returncode == 0, stderr
         assert "stopped (SIGTERM)" in stdout and "tick 1:" in stdout
         stopped_at = feed.count()
+        assert server.requests.count("/robots.txt") == 1  # the ticks share it, as a day's cache
 
         _, hidden = _files(out)
         assert hidden == []  # no partial or temporary file left behind
