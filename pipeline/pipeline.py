@@ -63,7 +63,7 @@ class IngestFeeds(beam.PTransform):
     def expand(self, ticks: beam.PCollection) -> None:
         cfg, run_id, out, ticked = self.config, self.run_id, self.config.output, self.tick_windows
         due = ticks | "DueFeeds" >> DueFeeds(feed_sources(cfg), cfg.state_path, cfg.polling, ticked)
-        polled = due | "PollFeeds" >> PollFeeds(cfg.http, cfg.polling, self.robots_scope)
+        polled = due | "PollFeeds" >> PollFeeds(cfg.http, cfg.polling, self.robots_scope, cfg.extract.processes)
         limit = cfg.polling.max_entries_per_run
         waiting, passed_over, backlog_files = ticks | "ReadBacklog" >> ReadBacklog(cfg.state_path, limit)
         new_entries, _ = ((polled.entries, waiting) | "AllEntries" >> beam.Flatten()

@@ -7,6 +7,7 @@ robots policy are the protocols of `pipeline.fetching`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -32,6 +33,10 @@ FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json
                "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5")
 
 
+# parse_feed's signature: (body, source, fetched URL, content type) -> ParsedFeed
+FeedParser = Callable[[bytes, FeedSource, str, str], ParsedFeed]
+
+
 @dataclass(frozen=True)
 class PollOutcome:
     state: FeedState
@@ -41,10 +46,10 @@ class PollOutcome:
 
 
 def _parse(http: Fetcher, source: FeedSource, res: FetchResult, max_children: int,
-           trusted: bool) -> ParsedFeed:
+           trusted: bool, parse_document: FeedParser) -> ParsedFeed:
     body = res.body or b""
     if source.kind != "news_sitemap":
-        return parse_feed(body, source, res.final_url, res.content_type)
+        return parse_document(body, source, res.final_url, res.content_type)
     parsed = parse_sitemap(body, source, res.final_url, max_children=max_children)
     if not parsed.is_index:
         return parsed.feed
@@ -71,24 +76,27 @@ def _robots_known_ok(state: FeedState, now: datetime) -> bool:
 
 
 def poll_feed(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedState,
-              polling: PollingConfig, now: datetime | None = None) -> PollOutcome:
+              polling: PollingConfig, now: datetime | None = None,
+              parse_document: FeedParser = parse_feed) -> PollOutcome:
     """Poll `source` once; never raises (an unforeseen exception is this feed's `poll_error`, not
     the end of the run). A 304 produces nothing but a new schedule. A `site` source first finds its
     feed (`pipeline.sources.discovery`) when it has none or the chosen one has been failing for
-    days, then polls that feed; its state stays under the site's URL."""
+    days, then polls that feed; its state stays under the site's URL. `parse_document` parses a
+    fetched RSS/Atom/JSON feed (`parse_feed`, or the same on another process)."""
     now = now or utc_now()
     params = polling.schedule_params().for_feed(source)
     try:
-        return _poll_source(http, robots, source, state, polling, params, now)
+        return _poll_source(http, robots, source, state, polling, params, now, parse_document)
     except Exception as err:  # one feed's bug must not fail every other feed's poll
         return PollOutcome(after_failure(state, now, "poll_error", None, params), "failed",
                            rejects=[Reject(source.url, None, "poll", "poll_error", detail=error_detail(err))])
 
 
 def _poll_source(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedState,
-                 polling: PollingConfig, params: ScheduleParams, now: datetime) -> PollOutcome:
+                 polling: PollingConfig, params: ScheduleParams, now: datetime,
+                 parse_document: FeedParser) -> PollOutcome:
     if not source.site:
-        return _poll(http, robots, source, state, polling, params, now, source.trusted)
+        return _poll(http, robots, source, state, polling, params, now, source.trusted, parse_document)
     prefetched = None
     if needs_discovery(state, now):
         found = discover(http, robots, source.url, language=source.language, check_robots=source.check_robots)
@@ -105,11 +113,12 @@ def _poll_source(http: Fetcher, robots: Robots | None, source: FeedSource, state
                    kind="news_sitemap" if state.discovered_kind == "news_sitemap" else "feed")
     # only the configured site's own origin is trusted
     trusted = source.trusted and origin(feed.url) == origin(source.url)
-    return _poll(http, robots, feed, state, polling, params, now, trusted, prefetched)
+    return _poll(http, robots, feed, state, polling, params, now, trusted, parse_document, prefetched)
 
 
 def _poll(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedState, polling: PollingConfig,
-          params: ScheduleParams, now: datetime, trusted: bool, prefetched: FetchResult | None = None) -> PollOutcome:
+          params: ScheduleParams, now: datetime, trusted: bool, parse_document: FeedParser,
+          prefetched: FetchResult | None = None) -> PollOutcome:
     """One poll of one feed URL; `prefetched` is the response discovery verified it with, if any."""
     def failed(reason: str, status: int | None = None, detail: str | None = None,
                retry_after: float | None = None) -> PollOutcome:
@@ -133,7 +142,7 @@ def _poll(http: Fetcher, robots: Robots | None, source: FeedSource, state: FeedS
         return failed(res.error or "failed", res.status, res.detail,
                       parse_retry_after(res.headers.get("retry-after")))
     try:
-        parsed = _parse(http, source, res, polling.sitemap_max_children, trusted)
+        parsed = _parse(http, source, res, polling.sitemap_max_children, trusted, parse_document)
     except Exception as err:  # the parsers return rejects; anything they miss is still this feed's
         return failed("parse_error", res.status, error_detail(err))
     document_errors = [r for r in parsed.rejects if r.feed_url is None]

@@ -26,7 +26,7 @@ from multiprocessing import forkserver
 
 from pipeline.logs import quiet_child
 
-_PRELOAD = ["pipeline.articles.preload"]
+_PRELOAD = ["pipeline.articles.preload", "pipeline.sources.feeds"]  # feeds are parsed on it too
 
 
 def _exit_with(creator: int) -> None:

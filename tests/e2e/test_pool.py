@@ -70,3 +70,30 @@ def test_a_batch_run_starts_the_pool_server_and_stops_it_when_done(tmp_path: Pat
     assert summary.counters["articles_written"] == 16
     assert seen and all(len(servers) == 1 for servers in seen)  # started before the pool needed it
     assert _pool_servers() == []
+
+
+def test_feeds_are_parsed_on_the_pool_unless_it_has_one_process(tmp_path: Path, monkeypatch) -> None:
+    """feedparser is counted in this process only: the pool's processes run the server's copy."""
+    import feedparser
+
+    from pipeline.commands.demo import demo_config
+    from pipeline.commands.demo_server import DEMO_DIR, FixtureServer
+    from pipeline.run import run_batch
+
+    calls: list[str] = []
+    real_parse = feedparser.parse
+
+    def counted(*args, **kwargs):
+        calls.append("parse")
+        return real_parse(*args, **kwargs)
+
+    monkeypatch.setattr(feedparser, "parse", counted)
+    written = {}
+    for processes in (2, 1):
+        with FixtureServer(DEMO_DIR / "site") as server:
+            cfg = demo_config(server.base, str(tmp_path / f"out{processes}"))
+            cfg = cfg.model_copy(update={"extract": cfg.extract.model_copy(update={"processes": processes})})
+            written[processes] = (run_batch(cfg).counters["articles_written"], len(calls), len(cfg.feeds))
+            calls.clear()
+    assert written[2][:2] == (16, 0)  # every feed parsed elsewhere, and the same articles out
+    assert written[1] == (16, written[1][2], written[1][2]) and written[1][2] >= 2  # one parse per feed, here
