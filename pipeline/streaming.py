@@ -83,7 +83,7 @@ def run_local(config: Config, beam_args: list[str], stop_after_s: float | None,
     if metrics is not None:
         say(f"metrics: http://127.0.0.1:{metrics.port}/metrics")
     feeds = {f.key for f in config.feeds}
-    robots_scope = new_run_id()  # the ticks share robots.txt files, for their 24 hours
+    robots_scope = new_run_id()  # the ticks share robots.txt files (each kept a day at most)
     try:
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
             started = time.monotonic()
