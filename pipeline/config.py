@@ -207,7 +207,8 @@ class PollingConfig(_Strict):
 
 
 class ExtractConfig(_Strict):
-    processes: int = Field(default=0, ge=0, description="Extraction (and feed parsing) processes per worker; 0: one per core.")
+    processes: int = Field(default=0, ge=0,
+                           description="Extraction (and feed parsing) processes per worker; 0: one per core.")
 
 
 class DedupConfig(_Strict):
