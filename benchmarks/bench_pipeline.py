@@ -43,7 +43,8 @@ from pipeline.config import HttpConfig
 
 PRESETS = {"small": (5, 10), "1k": (50, 20), "10k": (100, 100), "50k": (500, 100)}
 COLUMNS = {"scenario": "scenario", "feeds": "feeds", "articles": "articles", "requests": "requests",
-           "wall s": "wall_s", "cpu s": "cpu_s", "articles/s": "articles_per_s", "limit pages/s": "limit_pages_per_s",
+           "wall s": "wall_s", "cpu s": "cpu_s", "cpu / limit's cpu": "cpu_vs_limit", "articles/s": "articles_per_s",
+           "limit pages/s": "limit_pages_per_s",
            "ratio": "ratio", "extract_page pages/s": "extract_page_pages_per_s", "ratio to extract_page":
            "ratio_extract_page", "peak RSS MB": "peak_rss_mb", "bytes/article": "bytes_per_article"}  # header: key
 
@@ -195,8 +196,8 @@ def report(args: argparse.Namespace, stats: dict, limits: dict[str, dict], resul
              f"rendered in {stats['render_s']} s",
              f"pipeline: latency {args.latency_ms:g} ms, beam args: {args.beam_args or '(none: FnApiRunner)'}; "
              f"{os.cpu_count()} CPUs, load average {stats['load_avg']} at start (other work skews every figure)",
-             *(f"{name}: {lim['processes']} processes, {lim['pages']} pages in {lim['seconds']} s "
-               f"({lim['pages_with_text']} with text)" for name, lim in limits.items())]
+             *(f"{name}: {lim['processes']} processes, {lim['pages']} pages in {lim['seconds']} s, "
+               f"{lim['cpu_s']} CPU-s ({lim['pages_with_text']} with text)" for name, lim in limits.items())]
     for r in results:
         lines.append(f"{r['scenario']}: exit {r['returncode']}, counters {r['counters'] or 'missing'}, "
                      f"server {r['server']}")
@@ -235,8 +236,11 @@ def main(argv: list[str] | None = None) -> int:
                   extract_page_has_text, [(decode_html(body, PAGE_TYPE)[0], url) for url, body in sample],
                   args.processes)}
     bare, ours = (lim["pages_per_s"] for lim in limits.values())
+    # bare extraction's CPU for every page served (`--limit-pages` measures a sample of them)
+    bare_cpu = next(iter(limits.values()))["cpu_s"] * len(pages) / len(sample)
     for r in results:
         r["limit_pages_per_s"], r["extract_page_pages_per_s"] = bare, ours
+        r["cpu_vs_limit"] = round(r["cpu_s"] / bare_cpu, 2) if r["articles"] else None
         r["ratio"] = round(r["articles_per_s"] / bare, 3) if r["articles"] else None
         r["ratio_extract_page"] = round(r["articles_per_s"] / ours, 3) if r["articles"] else None
     stats = {**corpus.stats(), **sizes, "load_avg": load_avg}
