@@ -8,16 +8,21 @@ core. Serve a corpus first, e.g. `bench_pipeline.py --preset 10k --serve --keep 
     .venv/bin/python benchmarks/stage_times.py --json /tmp/stages.json -- run --config DIR/bench.yaml
 
 It wraps a private method of Beam's runner (`_execute_bundle`): a tool for profiling, not a test.
+With `--coders` it also counts the thread CPU Beam spends encoding and decoding elements between
+stages, per step (wrapping its data operations; a buffer is then decoded whole before its elements
+go on, which the local runner's batch bundles allow).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 
 _STEP = re.compile(r"Ingest[/-]([A-Za-z]+)")
 
@@ -26,6 +31,42 @@ def label(stage: str) -> str:
     """The pipeline steps a fused stage holds, in order, e.g. 'FetchArticles+ExtractArticles'."""
     steps = list(dict.fromkeys(_STEP.findall(stage)))
     return "+".join(steps[:4]) + ("+..." if len(steps) > 4 else "") or stage[:80]
+
+
+@contextlib.contextmanager
+def counting_coders() -> Iterator[dict[str, list]]:
+    """Per step, [elements, encoded bytes (decoding only), thread CPU s] of Beam's element coding:
+    `decode <step>` is the input a fused stage reads for its first step, `encode <step>` what a
+    step writes out of its stage."""
+    from apache_beam.coders import coder_impl
+    from apache_beam.runners.worker import bundle_processor as bp
+
+    counts: defaultdict[str, list] = defaultdict(lambda: [0, 0, 0.0])
+    decode, encode = bp.DataInputOperation.process_encoded, bp.DataOutputOperation.process
+
+    def process_encoded(self, encoded: bytes) -> None:
+        started, stream, values = time.thread_time(), coder_impl.create_InputStream(encoded), []
+        while stream.size() > 0:
+            values.append(self.windowed_coder_impl.decode_from_stream(stream, True))
+        first = next(iter(self.consumer), self)  # the step that reads it (none: this operation)
+        row = counts[f"decode {first.name_context.step_name}"]
+        row[0], row[1], row[2] = row[0] + len(values), row[1] + len(encoded), row[2] + time.thread_time() - started
+        for value in values:
+            self.index += 1
+            self.output(value)
+
+    def process(self, value) -> None:
+        started = time.thread_time()
+        self.windowed_coder_impl.encode_to_stream(value, self.output_stream, True)
+        row = counts[f"encode {self.name_context.step_name}"]
+        row[0], row[2] = row[0] + 1, row[2] + time.thread_time() - started
+        self.output_stream.maybe_flush()
+
+    bp.DataInputOperation.process_encoded, bp.DataOutputOperation.process = process_encoded, process
+    try:
+        yield counts
+    finally:
+        bp.DataInputOperation.process_encoded, bp.DataOutputOperation.process = decode, encode
 
 
 def timed_run(cli_args: list[str]) -> tuple[int, list[tuple[str, float, float]]]:
@@ -66,12 +107,14 @@ def summary(bundles: list[tuple[str, float, float]], wall: float) -> dict:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--json", help="write the summary here too")
-    p.add_argument("--top", type=int, default=20, help="stages to print")
+    p.add_argument("--top", type=int, default=20, help="stages (and coding steps) to print")
+    p.add_argument("--coders", action="store_true", help="also count Beam's encoding and decoding per step")
     p.add_argument("cli", nargs=argparse.REMAINDER, help="-- then the news-ingest arguments")
     args = p.parse_args()
     cli = args.cli[1:] if args.cli[:1] == ["--"] else args.cli
     started = time.perf_counter()
-    rc, bundles = timed_run(cli)
+    with counting_coders() if args.coders else contextlib.nullcontext({}) as coding:
+        rc, bundles = timed_run(cli)
     result = summary(bundles, time.perf_counter() - started)
     outside = result["wall_s"] - result["pool_stage_s"] - result["other_stages_s"]
     print(f"wall {result['wall_s']:.1f} s: the pool's stage {result['pool_stage_s']:.1f} s, "
@@ -79,6 +122,12 @@ def main() -> int:
           f"outside any stage {outside:.1f} s (start-up, building graphs, between runs)")
     for row in result["stages"][:args.top]:
         print(f"{row['wall_s']:8.2f} s wall {row['cpu_s']:8.2f} s cpu {row['bundles']:5d} bundles  {row['stage']}")
+    if coding:
+        result["coding"] = sorted(({"step": k, "elements": n, "bytes": b, "cpu_s": c}
+                                   for k, (n, b, c) in coding.items()), key=lambda r: -r["cpu_s"])
+        print(f"Beam's encoding and decoding: {sum(r['cpu_s'] for r in result['coding']):.2f} s thread CPU")
+        for row in result["coding"][:args.top]:
+            print(f"{row['cpu_s']:8.2f} s {row['elements']:9d} elements {row['bytes'] / 1e6:8.1f} MB  {row['step']}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)

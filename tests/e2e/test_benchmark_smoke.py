@@ -13,6 +13,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_pipeline.py"
 STAGES = BENCH.with_name("stage_times.py")
+PAGE_COSTS = BENCH.with_name("page_costs.py")
 
 
 def test_benchmark_runs_and_reports_a_ratio(tmp_path: Path) -> None:
@@ -32,9 +33,9 @@ def test_benchmark_runs_and_reports_a_ratio(tmp_path: Path) -> None:
 
 
 def test_stage_times_add_up_to_the_run(tmp_path: Path) -> None:
-    """`stage_times.py` wraps a private method of Beam's runner: this fails when an upgrade moves it."""
+    """`stage_times.py` wraps private parts of Beam's runner: this fails when an upgrade moves them."""
     out = tmp_path / "stages.json"
-    cmd = [sys.executable, str(STAGES), "--json", str(out), "--", "demo", "--output", str(tmp_path / "o")]
+    cmd = [sys.executable, str(STAGES), "--coders", "--json", str(out), "--", "demo", "--output", str(tmp_path / "o")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = json.loads(out.read_text())
@@ -42,6 +43,23 @@ def test_stage_times_add_up_to_the_run(tmp_path: Path) -> None:
     assert result["pool_stage_s"] + result["other_stages_s"] <= result["wall_s"]
     assert any("FetchArticles" in row["stage"] for row in result["stages"])
     assert any("MarkNearDuplicates" in row["stage"] for row in result["stages"])
+    decoded = [row for row in result["coding"] if row["step"].startswith("decode ")]
+    # the demo's 16 articles, read by some stage after extraction
+    assert any(row["elements"] == 16 and row["bytes"] > 16 * 1000 and row["cpu_s"] > 0 for row in decoded)
+    assert any(row["step"].startswith("encode ") and row["elements"] > 0 for row in result["coding"])
+
+
+def test_page_costs_measures_the_limit_and_the_pools_work(tmp_path: Path) -> None:
+    out = tmp_path / "costs.json"
+    proc = subprocess.run([sys.executable, str(PAGE_COSTS), "--pages", "12", "--page-mix", "real", "--json", str(out)],
+                          capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(out.read_text())
+    ms = result["ms_per_page"]
+    assert result["pages"] == 12 and result["mean_kb"] > 150  # real-sized pages
+    assert ms["bare trafilatura.extract (the limit)"] > 0 and ms["the pool's whole work per page (build, signed)"] > 0
+    assert ms["  extract_page"] < ms["the pool's whole work per page (build, signed)"]
+    assert sum(result["body_source"].values()) == 12
 
 
 def test_peer_processes_reach_loopback_only(tmp_path: Path) -> None:
