@@ -63,30 +63,28 @@ def costs(pages: Sequence[Page]) -> dict:
     analysed = {id(p): merge.analyze(merged[id(p)]) for p in pages}
     trees = {id(p): trafilatura.load_html(html[id(p)]) for p in pages}
 
-    def language(p: Page) -> None:
-        a = merged[id(p)]
-        detect_language(" ".join(t for t in (a.title, (a.body or "")[:3000]) if t))
-
-    parts = {
-        "bare trafilatura.extract (the limit)": lambda p: trafilatura.extract(p.body),
-        "the pool's whole work per page (build, signed)": lambda p: build(p, True),
-        "  decoding": lambda p: decode_html(p.body, p.content_type),
-        "  extract_page": lambda p: extract.extract_page(html[id(p)], p.final_url, p.entry),
-        "    parsing the HTML": lambda p: trafilatura.load_html(html[id(p)]),
-        "    metadata": lambda p: extract.page_metadata(trees[id(p)], p.final_url, p.entry),
-        "    the body's ladder of passes": lambda p: extract.extract_body(trees[id(p)], p.entry.own_text()[0]),
-        "  merging entry and page": lambda p: merge.merge_article(p.entry, p.final_url, found[id(p)], 200,
-                                                                 p.fetched_at),
-        "  analysis (language, counts, keywords)": lambda p: merge.analyze(merged[id(p)]),
-        "    language": language,
-        "    keywords": lambda p: keywords(merged[id(p)].title, merged[id(p)].body, analysed[id(p)].language),
-        "  MinHash signature": lambda p: neardup.signature(analysed[id(p)].body or ""),
-    }
-    for work in parts.values():  # warm-up
+    parts: list[tuple[int, str, Callable[[Page], object]]] = [  # (depth in the printout, name, work)
+        (0, "bare trafilatura.extract (the limit)", lambda p: trafilatura.extract(p.body)),
+        (0, "the pool's whole work per page (build, signed)", lambda p: build(p, True)),
+        (1, "decoding", lambda p: decode_html(p.body, p.content_type)),
+        (1, "extract_page", lambda p: extract.extract_page(html[id(p)], p.final_url, p.entry)),
+        (2, "parsing the HTML", lambda p: trafilatura.load_html(html[id(p)])),
+        (2, "metadata", lambda p: extract.page_metadata(trees[id(p)], p.final_url, p.entry)),
+        (2, "the body's ladder of passes", lambda p: extract.extract_body(trees[id(p)], p.entry.own_text()[0])),
+        (1, "merging entry and page",
+         lambda p: merge.merge_article(p.entry, p.final_url, found[id(p)], 200, p.fetched_at)),
+        (1, "analysis (language, counts, keywords)", lambda p: merge.analyze(merged[id(p)])),
+        (2, "language", lambda p: detect_language(merge.language_sample(merged[id(p)]))),
+        (2, "keywords", lambda p: keywords(merged[id(p)].title, merged[id(p)].body, analysed[id(p)].language)),
+        (1, "MinHash signature", lambda p: neardup.signature(analysed[id(p)].body or "")),
+    ]
+    for _, _, work in parts:  # models, caches and regexes loaded
         work(pages[0])
-    cpu_ms(parts["the pool's whole work per page (build, signed)"], pages)  # a warm-up pass over every page
-    result = {name: round(cpu_ms(work, pages), 3) for name, work in parts.items()}
-    return {"ms_per_page": result, "body_source": dict(Counter(a.body_source for a in analysed.values()))}
+    cpu_ms(lambda p: build(p, True), pages)  # and one pass over every page
+    result = {name: round(cpu_ms(work, pages), 3) for _, name, work in parts}
+    depths = {name: depth for depth, name, _ in parts}
+    return {"ms_per_page": result, "depth": depths,
+            "body_source": dict(Counter(a.body_source for a in analysed.values()))}
 
 
 def main() -> int:
@@ -100,7 +98,7 @@ def main() -> int:
               "mean_kb": round(sum(len(p.body or b"") for p in pages) / len(pages) / 1024, 1), **costs(pages)}
     print(f"{result['pages']} pages ({args.page_mix}, mean {result['mean_kb']} KB), CPU ms per page on one core:")
     for name, ms in result["ms_per_page"].items():
-        print(f"{ms:9.2f}  {name}")
+        print(f"{ms:9.2f}  {'  ' * result['depth'][name]}{name}")
     print(f"body_source: {result['body_source']}")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))

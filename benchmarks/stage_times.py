@@ -9,8 +9,8 @@ core. Serve a corpus first, e.g. `bench_pipeline.py --preset 10k --serve --keep 
 
 It wraps a private method of Beam's runner (`_execute_bundle`): a tool for profiling, not a test.
 With `--coders` it also counts the thread CPU Beam spends encoding and decoding elements between
-stages, per step (wrapping its data operations; a buffer is then decoded whole before its elements
-go on, which the local runner's batch bundles allow).
+stages, per step (a profiling aid: it wraps Beam's data operations, so a buffer is decoded whole
+before its elements go on, and the runner's requests to split a bundle are ignored).
 """
 
 from __future__ import annotations

@@ -88,12 +88,17 @@ def merge_article(entry: FeedEntry, page_url: str, extracted: Extracted | None,
     )
 
 
+def language_sample(article: Article) -> str:
+    """The text the language is detected on: the title and the body's first 3,000 characters,
+    enough for the detector and bounded in cost whatever the body's length."""
+    return " ".join(t for t in (article.title, (article.body or "")[:3000]) if t)
+
+
 def analyze(article: Article) -> Article:
     """Language, script, counts and keywords: CPU work that runs beside extraction, on every core.
     The feed's language hint settles short, ambiguous text."""
-    sample = " ".join(t for t in (article.title, (article.body or "")[:3000]) if t)
     hint = article.language if article.language != "und" else None
-    guess = detect_language(sample, hint=hint)
+    guess = detect_language(language_sample(article), hint=hint)
     body = article.body or ""
     words = count_words(body)
     return replace(

@@ -58,7 +58,7 @@ def test_page_costs_measures_the_limit_and_the_pools_work(tmp_path: Path) -> Non
     ms = result["ms_per_page"]
     assert result["pages"] == 12 and result["mean_kb"] > 150  # real-sized pages
     assert ms["bare trafilatura.extract (the limit)"] > 0 and ms["the pool's whole work per page (build, signed)"] > 0
-    assert ms["  extract_page"] < ms["the pool's whole work per page (build, signed)"]
+    assert ms["extract_page"] < ms["the pool's whole work per page (build, signed)"]
     assert sum(result["body_source"].values()) == 12
 
 
