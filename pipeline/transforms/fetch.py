@@ -33,7 +33,7 @@ class _FetchFn(HostScheduledFn):
 
     def emit(self, entry: FeedEntry, res: FetchResult) -> Iterable:
         reason, detail = res.error, res.detail
-        if res.ok and not (res.body or b"").strip():
+        if res.ok and (not res.body or res.body.isspace()):  # strip() would copy a page ending in a newline
             reason, detail = "empty_body", "200 with an empty body"
         elif res.ok and not is_html(res.content_type, res.body or b""):
             kind = binary_kind(res.body or b"")

@@ -163,6 +163,7 @@ HOSTILE_PAGES = {
                                               "text/html", {"Content-Encoding": "gzip"})),
     "/a/image.png": ("not_html", lambda h: send(h, 200, b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "image/png")),
     "/a/empty.html": ("empty_body", lambda h: send(h, 200, b"", "text/html")),
+    "/a/blank.html": ("empty_body", lambda h: send(h, 200, b" \r\n\t\n", "text/html")),
 }
 HOSTILE_FEEDS = {
     "/f/malformed.xml": ("malformed_feed", b'<rss version="2.0"><channel><title>x</title></chan'),
