@@ -1,9 +1,11 @@
 """Where a run's time goes, stage by stage: the CLI run in this process, every bundle the local
-runner (`FnApiRunner`) executes timed, wall and this process's CPU, summed per fused stage.
+runner (`FnApiRunner`) executes timed, wall, this process's CPU and its children's (the extraction
+pool's), summed per fused stage, with the cores they kept busy.
 
 The local runner runs one fused stage at a time, so the stages' wall times add up to the run, and
 every stage but the one holding `FetchArticles` (where the extraction pool works) runs on one
-core. Serve a corpus first, e.g. `bench_pipeline.py --preset 10k --serve --keep DIR`, then:
+core: "cores busy" shows how much of the machine each stage used. Serve a corpus first, e.g.
+`bench_pipeline.py --preset 10k --serve --keep DIR`, then:
 
     .venv/bin/python benchmarks/stage_times.py --json /tmp/stages.json -- run --config DIR/bench.yaml
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
 import sys
 import time
@@ -25,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 _STEP = re.compile(r"Ingest[/-]([A-Za-z]+)")
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def label(stage: str) -> str:
@@ -69,20 +73,44 @@ def counting_coders() -> Iterator[dict[str, list]]:
         bp.DataInputOperation.process_encoded, bp.DataOutputOperation.process = decode, encode
 
 
-def timed_run(cli_args: list[str]) -> tuple[int, list[tuple[str, float, float]]]:
+def descendants_cpu() -> float:
+    """CPU seconds of this process's descendants (the extraction pool's server and processes),
+    those still running and those their parents reaped, from /proc (0 without it)."""
+    parents: defaultdict[int, list[int]] = defaultdict(list)
+    times: dict[int, float] = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):  # not a process, or gone meanwhile
+            continue
+        parents[int(fields[1])].append(int(entry))
+        times[int(entry)] = sum(int(x) for x in fields[11:15]) / _TICKS  # utime stime cutime cstime
+    total, todo = 0.0, list(parents[os.getpid()])
+    while todo:
+        pid = todo.pop()
+        total += times.get(pid, 0.0)
+        todo += parents[pid]
+    return total
+
+
+def timed_run(cli_args: list[str]) -> tuple[int, list[tuple[str, float, float, float]]]:
     from apache_beam.runners.portability.fn_api_runner import fn_runner
 
     import pipeline.cli
 
-    bundles: list[tuple[str, float, float]] = []
+    bundles: list[tuple[str, float, float, float]] = []
     execute = fn_runner.FnApiRunner._execute_bundle
 
     def timed(self, context, bundle_manager, bundle_input):
-        wall, cpu = time.perf_counter(), time.process_time()
+        wall, cpu, children = time.perf_counter(), time.process_time(), descendants_cpu()
         try:
             return execute(self, context, bundle_manager, bundle_input)
         finally:
-            bundles.append((bundle_manager.stage.name, time.perf_counter() - wall, time.process_time() - cpu))
+            bundles.append((bundle_manager.stage.name, time.perf_counter() - wall, time.process_time() - cpu,
+                            descendants_cpu() - children))
 
     fn_runner.FnApiRunner._execute_bundle = timed
     try:
@@ -91,17 +119,18 @@ def timed_run(cli_args: list[str]) -> tuple[int, list[tuple[str, float, float]]]
         fn_runner.FnApiRunner._execute_bundle = execute
 
 
-def summary(bundles: list[tuple[str, float, float]], wall: float) -> dict:
-    stages: defaultdict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
-    for name, w, c in bundles:
+def summary(bundles: list[tuple[str, float, float, float]], wall: float) -> dict:
+    stages: defaultdict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0.0])
+    for name, w, c, k in bundles:
         row = stages[label(name)]
         row[0] += 1
         row[1] += w
         row[2] += c
-    pool = sum(w for name, w, _ in bundles if "FetchArticles" in name)
-    return {"wall_s": wall, "pool_stage_s": pool, "other_stages_s": sum(w for _, w, _ in bundles) - pool,
-            "stages": sorted(({"stage": k, "bundles": n, "wall_s": w, "cpu_s": c}
-                              for k, (n, w, c) in stages.items()), key=lambda r: -r["wall_s"])}
+        row[3] += k
+    pool = sum(w for name, w, _, _ in bundles if "FetchArticles" in name)
+    return {"wall_s": wall, "pool_stage_s": pool, "other_stages_s": sum(b[1] for b in bundles) - pool,
+            "stages": sorted(({"stage": s, "bundles": n, "wall_s": w, "cpu_s": c, "children_cpu_s": k}
+                              for s, (n, w, c, k) in stages.items()), key=lambda r: -r["wall_s"])}
 
 
 def main() -> int:
@@ -120,8 +149,11 @@ def main() -> int:
     print(f"wall {result['wall_s']:.1f} s: the pool's stage {result['pool_stage_s']:.1f} s, "
           f"the other stages {result['other_stages_s']:.1f} s (one core), "
           f"outside any stage {outside:.1f} s (start-up, building graphs, between runs)")
+    print("    wall  this process's CPU  its children's CPU  cores busy  bundles  stage")
     for row in result["stages"][:args.top]:
-        print(f"{row['wall_s']:8.2f} s wall {row['cpu_s']:8.2f} s cpu {row['bundles']:5d} bundles  {row['stage']}")
+        busy = (row["cpu_s"] + row["children_cpu_s"]) / row["wall_s"] if row["wall_s"] else 0.0
+        print(f"{row['wall_s']:8.2f} {row['cpu_s']:19.2f} {row['children_cpu_s']:18.2f} {busy:11.2f}"
+              f" {row['bundles']:8d}  {row['stage']}")
     if coding:
         result["coding"] = sorted(({"step": k, "elements": n, "bytes": b, "cpu_s": c}
                                    for k, (n, b, c) in coding.items()), key=lambda r: -r["cpu_s"])

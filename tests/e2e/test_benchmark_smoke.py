@@ -42,6 +42,8 @@ def test_stage_times_add_up_to_the_run(tmp_path: Path) -> None:
     assert result["pool_stage_s"] > 0 and result["other_stages_s"] > 0
     assert result["pool_stage_s"] + result["other_stages_s"] <= result["wall_s"]
     assert any("FetchArticles" in row["stage"] for row in result["stages"])
+    extraction = [row for row in result["stages"] if "ExtractArticles" in row["stage"]]
+    assert extraction and all(row["children_cpu_s"] > 0 for row in extraction)  # the pool's processes counted
     assert any("MarkNearDuplicates" in row["stage"] for row in result["stages"])
     decoded = [row for row in result["coding"] if row["step"].startswith("decode ")]
     # the demo's 16 articles, read by some stage after extraction
