@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import math
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -171,20 +171,57 @@ def _values(sig: bytes, params: NearDupParams | None = None) -> np.ndarray:
     return np.frombuffer(sig, dtype="<u4")
 
 
-def band_keys(sig: bytes, params: NearDupParams = DEFAULT) -> list[str]:
-    """One key per band, "<band>:<16 hex>"; two signatures share a key iff a whole band is equal.
+@lru_cache(maxsize=16)
+def _band_seed(salt: bytes) -> np.ndarray:
+    return _constants(f"band-seed/{salt.hex()}", 1)
 
-    The band index prefix keeps bands apart; the hash is salted with the params (see `key_salt`).
-    """
+
+def band_digests(sigs: Sequence[bytes], params: NearDupParams = DEFAULT) -> np.ndarray:
+    """(len(sigs), bands) uint64: each band's `rows` values folded into one digest (splitmix64 of
+    the running digest XOR the next value, from a seed salted with the params; see `key_salt`).
+    Equal bands give equal digests. Vectorised over the signatures: a window of stored signatures
+    costs numpy time, not a Python step each."""
+    width = 4 * params.num_perm
+    if any(len(sig) != width for sig in sigs):
+        raise ValueError(f"a signature does not have the {width} bytes these params give")
+    values = np.frombuffer(b"".join(sigs), dtype="<u4").reshape(len(sigs), params.bands, params.rows).astype(_U64)
+    digests = np.broadcast_to(_band_seed(params.key_salt), values.shape[:2])
+    for row in range(params.rows):
+        digests = _mix64(digests ^ values[:, :, row])
+    return digests
+
+
+def band_keys(sig: bytes, params: NearDupParams = DEFAULT) -> list[str]:
+    """One key per band, "<band>:<16 hex>"; two signatures share a key iff a whole band is equal
+    (up to a 64-bit digest collision, which costs a verification, never a wrong pair). The band
+    index prefix keeps bands apart."""
     if not sig:
         return []
-    _values(sig, params)
-    width, salt = 4 * params.rows, params.key_salt
-    return [f"{band}:{_band_digest(sig[band * width:(band + 1) * width], salt)}" for band in range(params.bands)]
+    return [f"{band}:{digest:016x}" for band, digest in enumerate(band_digests([sig], params)[0].tolist())]
 
 
-def _band_digest(values: bytes, salt: bytes) -> str:
-    return hashlib.blake2b(values, digest_size=8, person=salt).hexdigest()
+def by_band(keys: Iterable[str]) -> dict[int, np.ndarray]:
+    """`band_keys` keys as {band: its digests}, the form `shared_keys` matches against."""
+    digests: dict[int, list[int]] = {}
+    for key in keys:
+        band, _, digest = key.partition(":")
+        digests.setdefault(int(band), []).append(int(digest, 16))
+    return {band: np.unique(np.array(values, dtype=_U64)) for band, values in digests.items()}
+
+
+def shared_keys(sigs: Sequence[bytes], wanted: Mapping[int, np.ndarray],
+                params: NearDupParams = DEFAULT) -> Iterator[tuple[int, list[str]]]:
+    """(position, the band keys it shares with `wanted`) of each signature that shares at least one
+    (`wanted`: `by_band` of the keys looked for). Signatures that share none cost no Python step."""
+    if not sigs or not wanted:
+        return
+    digests = band_digests(sigs, params)
+    shared = np.zeros(digests.shape, dtype=bool)
+    for band, known in wanted.items():
+        if 0 <= band < params.bands:
+            shared[:, band] = np.isin(digests[:, band], known)
+    for i in np.flatnonzero(shared.any(axis=1)).tolist():
+        yield i, [f"{band}:{int(digests[i, band]):016x}" for band in np.flatnonzero(shared[i]).tolist()]
 
 
 def band_of(key: str) -> int:

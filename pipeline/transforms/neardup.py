@@ -7,7 +7,9 @@
 Candidate search scales out: a band shard holds only the bands whose index is its own modulo
 `SHARDS`, and earlier runs' signatures (within `dedup.window_days`) join the same shards from the
 state store, those that share a band with one of this run's articles only (a side input of the new
-band keys), so the shuffle grows with the run, not the window. Only the final union-find runs on
+band keys, matched against a whole signature file's band digests at once), so the shuffle grows
+with the run, not the window, and reading the window costs numpy time, not a Python step per
+stored article. Only the final union-find runs on
 one worker, over this run's articles and the pairs found, which is small. (Its cluster ids join the
 articles by id, not as a side input: with a side input there, the TestStream test on the direct
 runner's streaming mode hung.)
@@ -40,19 +42,38 @@ def _stored(row: dict) -> tuple[Member, bytes]:
     return member, row["signature"]
 
 
-def _shards(item: tuple[Member, bytes], params: neardup.NearDupParams, wanted: set | None = None):
-    """(shard, (member, signature, its band keys in that shard)) per shard; with `wanted`, only the
-    keys some new article has, and only shards that hold one."""
+def _by_shard(member: Member, sig: bytes, keys: Iterable[str]):
+    """(shard, (member, signature, its keys in that shard)) per shard that holds one of `keys`."""
+    mine: defaultdict[int, list[str]] = defaultdict(list)
+    for key in keys:
+        mine[neardup.band_of(key) % SHARDS].append(key)
+    for shard, shard_keys in sorted(mine.items()):
+        yield shard, (member, sig, tuple(shard_keys))
+
+
+def _shards(item: tuple[Member, bytes], params: neardup.NearDupParams):
+    """A new article's shard elements, with every band key."""
     member, sig = item
-    keys = neardup.band_keys(sig, params)
-    for shard in range(SHARDS):
-        mine = tuple(k for k in keys[shard::SHARDS] if wanted is None or k in wanted)
-        if mine:
-            yield shard, (member, sig, mine)
+    return _by_shard(member, sig, neardup.band_keys(sig, params))
+
+
+def _sharing_shards(rows: list[dict], params: neardup.NearDupParams, wanted: dict):
+    """Shard elements of the stored articles (signature store rows) that share a band with a new
+    one (`wanted`: the new band keys, `neardup.by_band`), with only the shared keys. An article that
+    shares none can join no new cluster; the band digests of all of them are computed at once, so
+    those cost no Python step."""
+    rows = [row for row in rows if row["signature"]]  # an empty signature has no band keys
+    for i, keys in neardup.shared_keys([row["signature"] for row in rows], wanted, params):
+        yield from _by_shard(*_stored(rows[i]), keys)
+
+
+def _stored_shards(file: tuple[str, str], params: neardup.NearDupParams, wanted: dict):
+    """`_sharing_shards` of one signature file of the state store."""
+    return _sharing_shards(state.read_signatures(*file), params, wanted)
 
 
 class _BandKeys(beam.CombineFn):
-    """The set of the new articles' band keys, from their shard elements."""
+    """The new articles' band keys, from their shard elements, by band (`neardup.by_band`)."""
 
     def create_accumulator(self) -> set:
         return set()
@@ -64,8 +85,8 @@ class _BandKeys(beam.CombineFn):
     def merge_accumulators(self, accumulators: Iterable[set]) -> set:
         return set().union(*accumulators)
 
-    def extract_output(self, keys: set) -> set:
-        return keys
+    def extract_output(self, keys: set) -> dict:
+        return neardup.by_band(keys)
 
 
 def _verify(shard: tuple[int, Iterable], params: neardup.NearDupParams):
@@ -137,19 +158,18 @@ class MarkNearDuplicates(beam.PTransform):
             _sign, signed=pooled, params=params).with_output_types(tuple[str, tuple[Article, bytes]])
         new = signed | "NewMembers" >> beam.MapTuple(_member)
         state_path, window = self.state_path, timedelta(days=self.window_days)
-        stored = (self.ticks
-                  | "SignatureFiles" >> beam.FlatMap(
-                      lambda _: state.signature_files(state_path, (utc_now() - window).date()))
-                  | "Spread" >> beam.Reshuffle()
-                  | "ReadSignatures" >> beam.FlatMapTuple(state.read_signatures)
-                  | "StoredMembers" >> beam.Map(_stored))
-        # A stored article that shares no band with a new one can join no new cluster: filtering
-        # before the shuffle keeps its cost in proportion to the new articles, not to the window.
         new_shards = new | "NewShards" >> beam.FlatMap(_shards, params=params).with_output_types(tuple[int, tuple])
         new_keys = new_shards | "NewBandKeys" >> beam.CombineGlobally(_BandKeys()).without_defaults()
-        stored_shards = stored | "StoredShards" >> beam.FlatMap(
-            _shards, params=params, wanted=beam.pvalue.AsSingleton(new_keys, default_value=set()),
-        ).with_output_types(tuple[int, tuple])
+        # A stored article that shares no band with a new one can join no new cluster: filtering
+        # before the shuffle keeps its cost in proportion to the new articles, not to the window.
+        stored_shards = (self.ticks
+                         | "SignatureFiles" >> beam.FlatMap(
+                             lambda _: state.signature_files(state_path, (utc_now() - window).date()))
+                         | "Spread" >> beam.Reshuffle()
+                         | "StoredShards" >> beam.FlatMap(
+                             _stored_shards, params=params,
+                             wanted=beam.pvalue.AsSingleton(new_keys, default_value={}),
+                         ).with_output_types(tuple[int, tuple]))
         pairs = ((new_shards, stored_shards) | "Members" >> beam.Flatten()
                  | "ByShard" >> beam.GroupByKey()
                  | "Verify" >> beam.FlatMap(_verify, params=params).with_output_types(tuple[str, tuple]))

@@ -122,7 +122,7 @@ def test_band_shards_find_exactly_the_pairs_of_per_band_buckets() -> None:
 
     from pipeline.articles import neardup
     from pipeline.articles.neardup import Member
-    from pipeline.transforms.neardup import _shards, _verify
+    from pipeline.transforms.neardup import _shards, _sharing_shards, _verify
 
     rng = random.Random(0)
     params = neardup.DEFAULT
@@ -157,7 +157,9 @@ def test_band_shards_find_exactly_the_pairs_of_per_band_buckets() -> None:
     new_elements = [e for item in new for e in _shards(item, params)]
     wanted = {k for _, (_, _, keys) in new_elements for k in keys}
     shards = defaultdict(list)
-    for shard, value in new_elements + [e for item in stored for e in _shards(item, params, wanted)]:
+    rows = [{"article_id": m.article_id, "cluster_id": m.cluster_id, "published_at": None, "signature": s}
+            for m, s in stored]  # as the signature store gives them
+    for shard, value in new_elements + list(_sharing_shards(rows, params, neardup.by_band(wanted))):
         shards[shard].append(value)
     found = {(ma.article_id, mb.article_id) for shard in shards.items() for _, (ma, mb) in _verify(shard, params)}
     assert len(expected) > 20 and found == expected

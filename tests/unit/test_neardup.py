@@ -15,10 +15,13 @@ import pytest
 from pipeline.articles.neardup import (
     DEFAULT,
     NearDupParams,
+    band_digests,
     band_keys,
     band_of,
+    by_band,
     cluster,
     duplicate_of,
+    shared_keys,
     shingle_hashes,
     signature,
     similarity,
@@ -77,7 +80,7 @@ def test_signature_is_pinned() -> None:
     # signature is stale. Bump neardup.VERSION (and re-sign or drop the old ones) before updating.
     assert hashlib.sha256(signature(EN)).hexdigest()[:32] == "5ba183d601aa2d0d8d5b161792fb8957"
     assert hashlib.sha256(signature(AR)).hexdigest()[:32] == "5b0c3f39e0b73985e965e10687ea42c6"
-    assert band_keys(signature(AR))[0] == "0:cf3ec55a58a75bb7"
+    assert band_keys(signature(AR))[0] == "0:b3f28b1e2b72f6bb"
 
 
 def test_signature_is_the_same_in_other_processes() -> None:
@@ -178,6 +181,29 @@ def test_band_keys_are_short_banded_and_tied_to_params() -> None:
 
     with pytest.raises(ValueError):
         band_keys(sig[:-4])
+
+
+def test_shared_keys_are_the_band_keys_a_set_of_wanted_keys_holds() -> None:
+    """The vectorised matching of stored signatures gives exactly what filtering each signature's
+    `band_keys` by the wanted set gives, including signatures that share several bands or none."""
+    rng = np.random.default_rng(7)
+    sigs = [rng.integers(0, 2**32, DEFAULT.num_perm, dtype=np.uint64).astype("<u4") for _ in range(300)]
+    wanted: set[str] = set()
+    for i, values in enumerate(sigs[:60]):  # some of them share 1-3 whole bands with a "new" one
+        new = rng.integers(0, 2**32, DEFAULT.num_perm, dtype=np.uint64).astype("<u4")
+        for band in rng.choice(DEFAULT.bands, size=1 + i % 3, replace=False):
+            new[band * DEFAULT.rows:(band + 1) * DEFAULT.rows] = values[band * DEFAULT.rows:(band + 1) * DEFAULT.rows]
+        wanted.update(band_keys(new.tobytes()))
+    as_bytes = [v.tobytes() for v in sigs]
+    expected = {i: [k for k in band_keys(sig) if k in wanted] for i, sig in enumerate(as_bytes)}
+    expected = {i: keys for i, keys in expected.items() if keys}
+    assert dict(shared_keys(as_bytes, by_band(wanted))) == expected
+    assert len(expected) == 60 and sum(len(k) for k in expected.values()) == 20 * 1 + 20 * 2 + 20 * 3
+    assert list(shared_keys(as_bytes, {})) == [] and list(shared_keys([], by_band(wanted))) == []
+    assert [band_keys(sig) for sig in as_bytes[:5]] == [
+        [f"{b}:{int(d):016x}" for b, d in enumerate(row)] for row in band_digests(as_bytes[:5])]
+    with pytest.raises(ValueError):
+        band_digests([as_bytes[0], as_bytes[1][:-4]])
 
 
 def test_near_duplicates_share_a_band_and_different_articles_do_not() -> None:
