@@ -9,10 +9,9 @@ Candidate search scales out: a band shard holds only the bands whose index is it
 state store, those that share a band with one of this run's articles only (a side input of the new
 band keys, matched against a whole signature file's band digests at once), so the shuffle grows
 with the run, not the window, and reading the window costs numpy time, not a Python step per
-stored article. Only the final union-find runs on
-one worker, over this run's articles and the pairs found, which is small. (Its cluster ids join the
-articles by id, not as a side input: with a side input there, the TestStream test on the direct
-runner's streaming mode hung.)
+stored article. Only the final union-find runs on one worker, over this run's articles and the
+pairs found, which is small. (Its cluster ids join the articles by id, not as a side input: with a
+side input there, the TestStream test on the direct runner's streaming mode hung.)
 """
 
 from __future__ import annotations
