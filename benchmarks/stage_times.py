@@ -3,9 +3,9 @@ runner (`FnApiRunner`) executes timed, wall, this process's CPU and its children
 pool's), summed per fused stage, with the cores they kept busy.
 
 The local runner runs one fused stage at a time, so the stages' wall times add up to the run, and
-every stage but the one holding `FetchArticles` (where the extraction pool works) runs on one
-core: "cores busy" shows how much of the machine each stage used. Serve a corpus first, e.g.
-`bench_pipeline.py --preset 10k --serve --keep DIR`, then:
+every stage but the one holding `ExtractArticles` (where the extraction pool works, with the
+fetching fused into it) runs on one core: "cores busy" shows how much of the machine each stage
+used. Serve a corpus first, e.g. `bench_pipeline.py --preset 10k --serve --keep DIR`, then:
 
     .venv/bin/python benchmarks/stage_times.py --json /tmp/stages.json -- run --config DIR/bench.yaml
 
@@ -127,7 +127,7 @@ def summary(bundles: list[tuple[str, float, float, float]], wall: float) -> dict
         row[1] += w
         row[2] += c
         row[3] += k
-    pool = sum(w for name, w, _, _ in bundles if "FetchArticles" in name)
+    pool = sum(w for name, w, _, _ in bundles if "ExtractArticles" in name)  # fetching is fused into it
     return {"wall_s": wall, "pool_stage_s": pool, "other_stages_s": sum(b[1] for b in bundles) - pool,
             "stages": sorted(({"stage": s, "bundles": n, "wall_s": w, "cpu_s": c, "children_cpu_s": k}
                               for s, (n, w, c, k) in stages.items()), key=lambda r: -r["wall_s"])}
