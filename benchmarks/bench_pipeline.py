@@ -43,7 +43,8 @@ from pipeline.config import HttpConfig
 
 PRESETS = {"small": (5, 10), "1k": (50, 20), "10k": (100, 100), "50k": (500, 100)}
 COLUMNS = {"scenario": "scenario", "feeds": "feeds", "articles": "articles", "requests": "requests",
-           "wall s": "wall_s", "cpu s": "cpu_s", "cpu / limit's cpu": "cpu_vs_limit", "articles/s": "articles_per_s",
+           "wall s": "wall_s", "cpu s": "cpu_s", "cpu / limit's cpu": "cpu_vs_limit",
+           "server cpu s": "server_cpu_s", "articles/s": "articles_per_s",
            "limit pages/s": "limit_pages_per_s",
            "ratio": "ratio", "extract_page pages/s": "extract_page_pages_per_s", "ratio to extract_page":
            "ratio_extract_page", "peak RSS MB": "peak_rss_mb", "bytes/article": "bytes_per_article"}  # header: key
@@ -117,7 +118,9 @@ def run_scenario(name: str, cmd: list[str], work: Path, server: BenchServer) -> 
     rows, size = rows_and_bytes(parquet_files(articles) - before)
     stats = server.take_stats()
     return {"scenario": name, "returncode": run.returncode, "wall_s": round(run.wall_s, 2),
-            "cpu_s": round(run.cpu_s, 2), "requests": stats.get("requests", 0),
+            "cpu_s": round(run.cpu_s, 2), "server_cpu_s": round(run.server_cpu_s, 2),
+            "sampling_cpu_s": round(run.sampling_cpu_s, 2),
+            "requests": stats.get("requests", 0),
             "articles": rows, "articles_counter": run.counters.get("articles written"),
             "feeds": run.counters.get("feeds polled"), "articles_per_s": round(rows / run.wall_s, 2),
             "peak_rss_mb": round(run.peak_rss_mb, 1), "bytes_per_article": round(size / rows) if rows else None,
@@ -154,7 +157,8 @@ def run_peers(args: argparse.Namespace, corpus: Corpus, server: BenchServer, wor
         run, rows, size, blocked = run_peer(peer, feed_urls, work / "peers", args.peer_threads)
         stats = server.take_stats()
         results.append({"scenario": peer.name, "returncode": run.returncode, "wall_s": round(run.wall_s, 2),
-                        "cpu_s": round(run.cpu_s, 2), "requests": stats.get("requests", 0),
+                        "cpu_s": round(run.cpu_s, 2), "server_cpu_s": round(run.server_cpu_s, 2),
+                        "sampling_cpu_s": round(run.sampling_cpu_s, 2), "requests": stats.get("requests", 0),
                         "articles": rows, "articles_counter": run.counters.get("articles written", rows),
                         "feeds": len(feed_urls), "articles_per_s": round(rows / run.wall_s, 2),
                         "peak_rss_mb": round(run.peak_rss_mb, 1), "bytes_per_article": None,

@@ -40,14 +40,16 @@ class CliRun:
     returncode: int
     wall_s: float
     cpu_s: float  # user + system time of the CLI and the children it reaped (Beam's worker processes)
+    server_cpu_s: float  # this process's CPU during the run but for the sampling loop: the loopback servers' threads
+    sampling_cpu_s: float  # the sampling loop's own CPU (the /proc scans for the tree's RSS)
     peak_rss_mb: float
     counters: dict[str, int]  # from the CLI's summary line: "feeds polled", "articles written", ...
     log: str  # the CLI's stdout and stderr, for the report when something went wrong
     rss_mb: list[tuple[float, float]]  # (seconds since start, tree RSS MB), one sample a second: what grows
 
 
-def tree_rss(root: int) -> int:
-    """Resident bytes of `root` and every descendant, from /proc (0 once the process is gone)."""
+def tree_pids(root: int) -> list[int]:
+    """`root` and every descendant, from a scan of /proc (about 2 ms with 70 processes)."""
     children: defaultdict[int, list[int]] = defaultdict(list)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -55,10 +57,17 @@ def tree_rss(root: int) -> int:
         except (OSError, IndexError, ValueError):
             continue
         children[ppid].append(int(stat.parent.name))
-    total, todo = 0, [root]
+    pids, todo = [], [root]
     while todo:
-        pid = todo.pop()
+        pids.append(pid := todo.pop())
         todo.extend(children.get(pid, ()))
+    return pids
+
+
+def tree_rss(pids: list[int]) -> int:
+    """Resident bytes of these processes (the ones gone count 0)."""
+    total = 0
+    for pid in pids:
         try:
             total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
         except (OSError, IndexError, ValueError):
@@ -66,27 +75,35 @@ def tree_rss(root: int) -> int:
     return total
 
 
-def run_cli(cmd: list[str], cwd: str, poll_s: float = 0.1, env: dict[str, str] | None = None) -> CliRun:
-    """Run a command (the pipeline CLI, a peer) to completion, sampling its tree's RSS every `poll_s` seconds."""
+def run_cli(cmd: list[str], cwd: str, poll_s: float = 0.1, rescan_s: float = 1.0,
+            env: dict[str, str] | None = None) -> CliRun:
+    """Run a command (the pipeline CLI, a peer) to completion, sampling its tree's RSS every `poll_s`
+    seconds; the tree's members are found again every `rescan_s` seconds, as a scan of /proc costs
+    more than the samples (the sampling shares the machine with the run; its CPU is reported)."""
     with tempfile.TemporaryFile() as log:
-        cpu_before = _children_cpu()
+        cpu_before, own_before, sampling_before = _children_cpu(), time.process_time(), time.thread_time()
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env)
-        peak, trace = tree_rss(proc.pid), []
+        pids, scanned = tree_pids(proc.pid), start
+        peak, trace = tree_rss(pids), []
         while True:
             try:
                 proc.wait(timeout=poll_s)  # returns at exit, so wall time is not rounded up to poll_s
                 break
             except subprocess.TimeoutExpired:
-                rss = tree_rss(proc.pid)
+                if (now := time.perf_counter()) - scanned >= rescan_s:  # new processes: the pool's, Beam's
+                    pids, scanned = tree_pids(proc.pid), now
+                rss = tree_rss(pids)
                 peak = max(peak, rss)
                 if (t := time.perf_counter() - start) >= len(trace):
                     trace.append((round(t, 1), round(rss / 2**20, 1)))
         wall = time.perf_counter() - start
         cpu = _children_cpu() - cpu_before
+        sampling = time.thread_time() - sampling_before
+        server_cpu = time.process_time() - own_before - sampling
         log.seek(0)
         text = log.read().decode("utf-8", "replace")
-    return CliRun(proc.returncode, wall, cpu, peak / 2**20, summary_counters(text), text, trace)
+    return CliRun(proc.returncode, wall, cpu, server_cpu, sampling, peak / 2**20, summary_counters(text), text, trace)
 
 
 def _children_cpu() -> float:

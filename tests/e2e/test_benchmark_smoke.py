@@ -24,10 +24,11 @@ def test_benchmark_runs_and_reports_a_ratio(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=180, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     header = next(line for line in proc.stdout.splitlines() if line.startswith("scenario"))
-    assert {"ratio", "ratio to extract_page", "cpu / limit's cpu"} <= {c.strip() for c in header.split("|")}
+    assert {"ratio", "ratio to extract_page", "cpu / limit's cpu", "server cpu s"} <= {c.strip() for c in header.split("|")}
     result = json.loads(out.read_text())
     first, repoll = result["scenarios"]
     assert first["articles"] > 0 and first["ratio"] > 0 and first["ratio_extract_page"] > 0
+    assert first["server_cpu_s"] > 0  # the loopback servers' threads answered the run's requests
     assert first["cpu_vs_limit"] > 0 and all(lim["cpu_s"] > 0 for lim in result["limits"].values())
     assert repoll["articles"] == 0 and repoll["server"].get("page_requests", 0) == 0
 
