@@ -10,6 +10,7 @@ used. Serve a corpus first, e.g. `bench_pipeline.py --preset 10k --serve --keep 
     .venv/bin/python benchmarks/stage_times.py --json /tmp/stages.json -- run --config DIR/bench.yaml
 
 It wraps a private method of Beam's runner (`_execute_bundle`): a tool for profiling, not a test.
+It also times this process's garbage collections, per generation.
 With `--coders` it also counts the thread CPU Beam spends encoding and decoding elements between
 stages, per step (a profiling aid: it wraps Beam's data operations, so a buffer is decoded whole
 before its elements go on, and the runner's requests to split a bundle are ignored).
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import re
@@ -120,6 +122,27 @@ def timed_run(cli_args: list[str]) -> tuple[int, list[tuple[str, float, float, f
         fn_runner.FnApiRunner._execute_bundle = execute
 
 
+@contextlib.contextmanager
+def timing_gc() -> Iterator[dict[int, list]]:
+    """Per generation, [collections, seconds] of this process's garbage collector: a full
+    collection walks every tracked object the process holds."""
+    counts: dict[int, list] = {g: [0, 0.0] for g in range(3)}
+    started = [0.0]
+
+    def callback(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            row = counts[info["generation"]]
+            row[0], row[1] = row[0] + 1, row[1] + time.perf_counter() - started[0]
+
+    gc.callbacks.append(callback)
+    try:
+        yield counts
+    finally:
+        gc.callbacks.remove(callback)
+
+
 def summary(bundles: list[tuple[str, float, float, float]], wall: float) -> dict:
     stages: defaultdict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0.0])
     for name, w, c, k in bundles:
@@ -143,9 +166,10 @@ def main() -> int:
     args = p.parse_args()
     cli = args.cli[1:] if args.cli[:1] == ["--"] else args.cli
     started = time.perf_counter()
-    with counting_coders() if args.coders else contextlib.nullcontext({}) as coding:
+    with counting_coders() if args.coders else contextlib.nullcontext({}) as coding, timing_gc() as collections:
         rc, bundles = timed_run(cli)
     result = summary(bundles, time.perf_counter() - started)
+    result["gc"] = [{"generation": g, "collections": n, "seconds": s} for g, (n, s) in collections.items()]
     outside = result["wall_s"] - result["pool_stage_s"] - result["other_stages_s"]
     print(f"wall {result['wall_s']:.1f} s: the pool's stage {result['pool_stage_s']:.1f} s, "
           f"the other stages {result['other_stages_s']:.1f} s (one core), "
@@ -155,6 +179,8 @@ def main() -> int:
         busy = (row["cpu_s"] + row["children_cpu_s"]) / row["wall_s"] if row["wall_s"] else 0.0
         print(f"{row['wall_s']:8.2f} {row['cpu_s']:19.2f} {row['children_cpu_s']:18.2f} {busy:11.2f}"
               f" {row['bundles']:8d}  {row['stage']}")
+    print("garbage collection: " + ", ".join(f"generation {r['generation']} {r['collections']} times in "
+                                             f"{r['seconds']:.2f} s" for r in result["gc"]))
     if coding:
         result["coding"] = sorted(({"step": k, "elements": n, "bytes": b, "cpu_s": c}
                                    for k, (n, b, c) in coding.items()), key=lambda r: -r["cpu_s"])

@@ -24,7 +24,8 @@ def test_benchmark_runs_and_reports_a_ratio(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=180, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     header = next(line for line in proc.stdout.splitlines() if line.startswith("scenario"))
-    assert {"ratio", "ratio to extract_page", "cpu / limit's cpu", "server cpu s"} <= {c.strip() for c in header.split("|")}
+    columns = {c.strip() for c in header.split("|")}
+    assert {"ratio", "ratio to extract_page", "cpu / limit's cpu", "server cpu s"} <= columns
     result = json.loads(out.read_text())
     first, repoll = result["scenarios"]
     assert first["articles"] > 0 and first["ratio"] > 0 and first["ratio_extract_page"] > 0
@@ -46,6 +47,7 @@ def test_stage_times_add_up_to_the_run(tmp_path: Path) -> None:
     extraction = [row for row in result["stages"] if "ExtractArticles" in row["stage"]]
     assert extraction and all(row["children_cpu_s"] > 0 for row in extraction)  # the pool's processes counted
     assert any("MarkNearDuplicates" in row["stage"] for row in result["stages"])
+    assert result["gc"][0]["collections"] > 0 and result["gc"][0]["seconds"] > 0
     decoded = [row for row in result["coding"] if row["step"].startswith("decode ")]
     # the demo's 16 articles, read by some stage after extraction
     assert any(row["elements"] == 16 and row["bytes"] > 16 * 1000 and row["cpu_s"] > 0 for row in decoded)
