@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +69,17 @@ def test_a_truncated_opml_file_is_an_error_not_the_feeds_before_the_cut() -> Non
     assert len(parse_opml(whole)) == 1
     with pytest.raises(OpmlError, match="not well-formed"):
         parse_opml(whole[:-20])
+
+
+def test_the_imports_are_frozen_once_a_process() -> None:
+    """In a child process: freezing is process-wide, and this one's collector stays as it was."""
+    script = ("import gc\n"
+              "from pipeline.cli import freeze_imports\n"
+              "freeze_imports()\n"
+              "first = gc.get_freeze_count()\n"
+              "garbage = [[] for _ in range(1000)]\n"
+              "freeze_imports()\n"
+              "print(first, gc.get_freeze_count())\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    first, second = map(int, out.stdout.split())
+    assert first > 10_000 and second == first  # the second run's objects stay with the collector
