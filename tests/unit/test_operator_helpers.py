@@ -1,5 +1,5 @@
 """Pure helpers behind operating the command: environment overrides, the effective config dump,
-JSON log lines, strict OPML."""
+JSON log lines, strict OPML, freezing the imports out of the collector's sight."""
 
 from __future__ import annotations
 
