@@ -71,15 +71,19 @@ def test_a_truncated_opml_file_is_an_error_not_the_feeds_before_the_cut() -> Non
         parse_opml(whole[:-20])
 
 
-def test_the_imports_are_frozen_once_a_process() -> None:
+def test_imports_load_with_the_collector_paused_and_are_frozen_once_a_process() -> None:
     """In a child process: freezing is process-wide, and this one's collector stays as it was."""
     script = ("import gc\n"
-              "from pipeline.cli import freeze_imports\n"
-              "freeze_imports()\n"
+              "from pipeline.cli import imports_out_of_collection\n"
+              "with imports_out_of_collection():\n"
+              "    paused = not gc.isenabled()\n"
+              "    import json.decoder\n"
               "first = gc.get_freeze_count()\n"
               "garbage = [[] for _ in range(1000)]\n"
-              "freeze_imports()\n"
-              "print(first, gc.get_freeze_count())\n")
+              "with imports_out_of_collection():\n"
+              "    import csv\n"
+              "print(paused, gc.isenabled(), first, gc.get_freeze_count())\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
-    first, second = map(int, out.stdout.split())
-    assert first > 10_000 and second == first  # the second run's objects stay with the collector
+    paused, enabled, first, second = out.stdout.split()
+    assert paused == "True" and enabled == "True"
+    assert int(first) > 10_000 and int(second) == int(first)  # the second run's objects stay with the collector
