@@ -29,6 +29,8 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 
+from measure import tree_pids
+
 _STEP = re.compile(r"Ingest[/-]([A-Za-z]+)")
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -78,23 +80,14 @@ def counting_coders() -> Iterator[dict[str, list]]:
 def descendants_cpu() -> float:
     """CPU seconds of this process's descendants (the extraction pool's server and processes),
     those still running and those their parents reaped, from /proc (0 without it)."""
-    parents: defaultdict[int, list[int]] = defaultdict(list)
-    times: dict[int, float] = {}
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
-        if not entry.isdigit():
-            continue
+    total = 0.0
+    for pid in tree_pids(os.getpid())[1:]:
         try:
-            with open(f"/proc/{entry}/stat") as f:
+            with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):  # not a process, or gone meanwhile
+        except (OSError, IndexError):  # gone meanwhile
             continue
-        parents[int(fields[1])].append(int(entry))
-        times[int(entry)] = sum(int(x) for x in fields[11:15]) / _TICKS  # utime stime cutime cstime
-    total, todo = 0.0, list(parents[os.getpid()])
-    while todo:
-        pid = todo.pop()
-        total += times.get(pid, 0.0)
-        todo += parents[pid]
+        total += sum(int(x) for x in fields[11:15]) / _TICKS  # utime stime cutime cstime
     return total
 
 
