@@ -118,7 +118,7 @@ def run_scenario(name: str, cmd: list[str], work: Path, server: BenchServer) -> 
     rows, size = rows_and_bytes(parquet_files(articles) - before)
     stats = server.take_stats()
     return {"scenario": name, "returncode": run.returncode, "wall_s": round(run.wall_s, 2),
-            "cpu_s": round(run.cpu_s, 2), "server_cpu_s": round(run.server_cpu_s, 2),
+            "cpu_s": round(run.cpu_s, 2), "server_cpu_s": round(run.server_cpu_s, 4),
             "sampling_cpu_s": round(run.sampling_cpu_s, 2),
             "requests": stats.get("requests", 0),
             "articles": rows, "articles_counter": run.counters.get("articles written"),
@@ -157,7 +157,7 @@ def run_peers(args: argparse.Namespace, corpus: Corpus, server: BenchServer, wor
         run, rows, size, blocked = run_peer(peer, feed_urls, work / "peers", args.peer_threads)
         stats = server.take_stats()
         results.append({"scenario": peer.name, "returncode": run.returncode, "wall_s": round(run.wall_s, 2),
-                        "cpu_s": round(run.cpu_s, 2), "server_cpu_s": round(run.server_cpu_s, 2),
+                        "cpu_s": round(run.cpu_s, 2), "server_cpu_s": round(run.server_cpu_s, 4),
                         "sampling_cpu_s": round(run.sampling_cpu_s, 2), "requests": stats.get("requests", 0),
                         "articles": rows, "articles_counter": run.counters.get("articles written", rows),
                         "feeds": len(feed_urls), "articles_per_s": round(rows / run.wall_s, 2),
