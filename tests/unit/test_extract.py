@@ -4,6 +4,7 @@ lacks, and the JSON-LD paywall flag."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from trafilatura import load_html
 
@@ -64,3 +65,29 @@ def test_the_byline_search_runs_only_when_the_feed_has_no_author() -> None:
 def test_the_page_language_is_a_hint_from_its_lang_attribute() -> None:
     page = f'<html lang="ar-EG" dir="rtl"><body><article>{_PARAGRAPHS}</article></body></html>'
     assert extract_page(page, "https://example.org/a").language == "ar-EG"
+
+
+def test_pages_parse_to_the_same_article_with_lxmls_c_class_lookup() -> None:
+    """The look-up this module installs changes only which Python class an element gets, never what
+    is extracted: every demo page (English, Arabic, windows-1256) gives the same fields either way."""
+    import lxml.html
+    import trafilatura.utils
+
+    from pipeline.articles.decoding import decode_html
+    from pipeline.articles.extract import HTML_CLASSES
+
+    with_form = "<html><body><form><input name='q'></form><p>one</p><p>two</p></body></html>"
+    assert type(load_html(with_form).find(".//form")) is lxml.html.HtmlElement
+    pages = sorted((Path(__file__).parents[2] / "pipeline/commands/demo_data/site/articles").rglob("*.html"))
+    assert len(pages) >= 10
+    html = [decode_html(p.read_bytes())[0] for p in pages]
+    fast = [extract_page(h, f"https://example.org/{p.name}") for h, p in zip(html, pages, strict=True)]
+    parser = trafilatura.utils.HTML_PARSER
+    parser.set_element_class_lookup(lxml.html.HtmlElementClassLookup())
+    try:
+        assert type(load_html(with_form).find(".//form")) is lxml.html.FormElement
+        plain = [extract_page(h, f"https://example.org/{p.name}") for h, p in zip(html, pages, strict=True)]
+    finally:
+        parser.set_element_class_lookup(HTML_CLASSES)
+    assert sum(bool(e.text) for e in fast) >= 10
+    assert fast == plain
