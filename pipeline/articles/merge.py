@@ -40,8 +40,9 @@ def pick_body(entry: FeedEntry, extracted: Extracted) -> tuple[str | None, BodyS
     before its summary."""
     feed_text, feed_source = entry.own_text()
     page_text = extracted.text
-    if page_text and (count_words(page_text) >= MIN_PAGE_WORDS or not feed_text
-                      or len(page_text) >= len(feed_text)):
+    # counting words last: analyze() counts them again, and the length test settles most pages
+    if page_text and (not feed_text or len(page_text) >= len(feed_text)
+                      or count_words(page_text) >= MIN_PAGE_WORDS):
         return page_text, extracted.text_source
     if feed_text:
         return feed_text, feed_source
