@@ -85,3 +85,20 @@ def test_peer_processes_reach_loopback_only(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["refused", str(errno.ENETUNREACH)]
     assert "192.0.2.1" in blocked.read_text()
+
+
+def test_the_limit_extracts_with_trafilatura_as_installed() -> None:
+    """The pipeline gives trafilatura's parser lxml's C element look-up when imported; the benchmark
+    imports it, and its limit must still be bare trafilatura, with lxml.html's own look-up."""
+    check = (
+        "import lxml.html, measure\n"
+        "from trafilatura import load_html\n"
+        "page = '<html><body><form><input name=q></form><p>a</p><p>b</p></body></html>'\n"
+        "kind = lambda: type(load_html(page).find('.//form')).__name__\n"
+        "with measure.trafilatura_as_installed():\n"
+        "    inside = kind()\n"
+        "print(inside, kind())\n")
+    proc = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120,
+                          cwd=BENCH.parent)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["FormElement", "HtmlElement"]
