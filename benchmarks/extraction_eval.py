@@ -38,6 +38,7 @@ import lxml.html
 import pyarrow.dataset as ds
 import stopwordsiso
 import trafilatura
+from measure import trafilatura_as_installed
 
 from pipeline.articles.extract import extract_page
 from pipeline.commands.demo_server import FixtureServer, send
@@ -130,7 +131,8 @@ def run_pipeline(pages: list[Page], mode: str, work: Path) -> dict[str, dict]:
 
 def _bare(page: Page) -> tuple[str, float]:
     started = time.process_time()
-    text = trafilatura.extract(page.html) or ""
+    with trafilatura_as_installed():
+        text = trafilatura.extract(page.html) or ""
     return text, time.process_time() - started
 
 
