@@ -91,7 +91,7 @@ def test_the_limit_extracts_with_trafilatura_as_installed() -> None:
     """The pipeline gives trafilatura's parser lxml's C element look-up when imported; the benchmark
     imports it, and its limit must still be bare trafilatura, with lxml.html's own look-up."""
     check = (
-        "import lxml.html, measure\n"
+        "import measure\n"
         "from trafilatura import load_html\n"
         "page = '<html><body><form><input name=q></form><p>a</p><p>b</p></body></html>'\n"
         "kind = lambda: type(load_html(page).find('.//form')).__name__\n"

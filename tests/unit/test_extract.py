@@ -6,9 +6,19 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import lxml.html
+import trafilatura.utils
 from trafilatura import load_html
 
-from pipeline.articles.extract import MIN_BODY_CHARS, body_is_doubtful, choose_body, extract_body, extract_page
+from pipeline.articles.decoding import decode_html
+from pipeline.articles.extract import (
+    HTML_CLASSES,
+    MIN_BODY_CHARS,
+    body_is_doubtful,
+    choose_body,
+    extract_body,
+    extract_page,
+)
 from pipeline.records import FeedEntry
 
 _PARAGRAPHS = "".join(
@@ -70,12 +80,6 @@ def test_the_page_language_is_a_hint_from_its_lang_attribute() -> None:
 def test_pages_parse_to_the_same_article_with_lxmls_c_class_lookup() -> None:
     """The look-up this module installs changes only which Python class an element gets, never what
     is extracted: every demo page (English, Arabic, windows-1256) gives the same fields either way."""
-    import lxml.html
-    import trafilatura.utils
-
-    from pipeline.articles.decoding import decode_html
-    from pipeline.articles.extract import HTML_CLASSES
-
     with_form = "<html><body><form><input name='q'></form><p>one</p><p>two</p></body></html>"
     assert type(load_html(with_form).find(".//form")) is lxml.html.HtmlElement
     pages = sorted((Path(__file__).parents[2] / "pipeline/commands/demo_data/site/articles").rglob("*.html"))
