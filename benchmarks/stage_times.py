@@ -9,8 +9,11 @@ used. Serve a corpus first, e.g. `bench_pipeline.py --preset 10k --serve --keep 
 
     .venv/bin/python benchmarks/stage_times.py --json /tmp/stages.json -- run --config DIR/bench.yaml
 
-It wraps a private method of Beam's runner (`_execute_bundle`): a tool for profiling, not a test.
-It also times this process's garbage collections, per generation.
+It wraps private methods of Beam's runner (`_execute_bundle`, `run_pipeline`): a tool for
+profiling, not a test. It also times this process's garbage collections, per generation, and puts
+the run on one time line, phase by phase (`phases`): what comes before each of a backlog's runs
+(imports, reading state, building the graph), Beam turning the graph into stages, the stages before
+the pool's, the pool's, the stages after it, and what is left.
 With `--coders` it also counts the thread CPU Beam spends encoding and decoding elements between
 stages, per step (a profiling aid: it wraps Beam's data operations, so a buffer is decoded whole
 before its elements go on, and the runner's requests to split a bundle are ignored).
@@ -28,6 +31,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from measure import tree_pids
 
@@ -91,28 +95,74 @@ def descendants_cpu() -> float:
     return total
 
 
-def timed_run(cli_args: list[str]) -> tuple[int, list[tuple[str, float, float, float]]]:
+class Bundle(NamedTuple):
+    stage: str
+    started: float  # perf_counter
+    wall: float
+    cpu: float  # this process's
+    children_cpu: float  # its descendants', the extraction pool's
+
+
+def timed_run(cli_args: list[str]) -> tuple[int, list[Bundle], list[tuple[float, float]]]:
+    """The CLI's exit code, every bundle the local runner executed, and each run's (start, end)
+    inside the runner (`run_pipeline`: the graph is built before it, in the CLI's own code)."""
     from apache_beam.runners.portability.fn_api_runner import fn_runner
 
     import pipeline.cli
 
-    bundles: list[tuple[str, float, float, float]] = []
-    execute = fn_runner.FnApiRunner._execute_bundle
+    bundles: list[Bundle] = []
+    runs: list[tuple[float, float]] = []
+    execute, run_pipeline = fn_runner.FnApiRunner._execute_bundle, fn_runner.FnApiRunner.run_pipeline
 
     def timed(self, context, bundle_manager, bundle_input):
         children = descendants_cpu()  # read outside the timed span: a /proc scan costs about 1 ms
-        wall, cpu = time.perf_counter(), time.process_time()
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             return execute(self, context, bundle_manager, bundle_input)
         finally:
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            bundles.append((bundle_manager.stage.name, wall, cpu, descendants_cpu() - children))
+            wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+            bundles.append(Bundle(bundle_manager.stage.name, started, wall, cpu, descendants_cpu() - children))
 
-    fn_runner.FnApiRunner._execute_bundle = timed
+    def timed_pipeline(self, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return run_pipeline(self, *args, **kwargs)
+        finally:
+            runs.append((started, time.perf_counter()))
+
+    fn_runner.FnApiRunner._execute_bundle, fn_runner.FnApiRunner.run_pipeline = timed, timed_pipeline
     try:
-        return pipeline.cli.main(cli_args), bundles
+        return pipeline.cli.main(cli_args), bundles, runs
     finally:
-        fn_runner.FnApiRunner._execute_bundle = execute
+        fn_runner.FnApiRunner._execute_bundle, fn_runner.FnApiRunner.run_pipeline = execute, run_pipeline
+
+
+PHASES = ("before each run (imports, reading state, building the graph)",
+          "Beam turning the graph into stages", "the stages before the pool's", "the pool's stage",
+          "the stages after the pool's", "after the stages, in the runner", "after the last run")
+
+
+def phases(bundles: list[Bundle], runs: list[tuple[float, float]], started: float, ended: float) -> dict[str, float]:
+    """Wall seconds per phase, summed over the runs (a backlog runs the graph several times). The
+    pool's stage is the one holding `ExtractArticles`; a run without one counts all its stages
+    as before it."""
+    spent = dict.fromkeys(PHASES, 0.0)
+    previous_end = started
+    for run_start, run_end in runs:
+        mine = sorted((b for b in bundles if run_start <= b.started <= run_end), key=lambda b: b.started)
+        pool = next((i for i, b in enumerate(mine) if "ExtractArticles" in b.stage), len(mine))
+        spent[PHASES[0]] += run_start - previous_end
+        first = mine[0].started if mine else run_end
+        last = mine[-1].started + mine[-1].wall if mine else run_end
+        spent[PHASES[1]] += first - run_start
+        spent[PHASES[2]] += sum(b.wall for b in mine[:pool])
+        spent[PHASES[3]] += sum(b.wall for b in mine[pool:pool + 1])
+        spent[PHASES[4]] += sum(b.wall for b in mine[pool + 1:])
+        # between bundles: the runner moving buffers from one stage to the next
+        spent[PHASES[5]] += (last - first - sum(b.wall for b in mine)) + (run_end - last)
+        previous_end = run_end
+    spent[PHASES[6]] += ended - previous_end
+    return spent
 
 
 @contextlib.contextmanager
@@ -136,16 +186,16 @@ def timing_gc() -> Iterator[dict[int, list]]:
         gc.callbacks.remove(callback)
 
 
-def summary(bundles: list[tuple[str, float, float, float]], wall: float) -> dict:
+def summary(bundles: list[Bundle], wall: float) -> dict:
     stages: defaultdict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0.0])
-    for name, w, c, k in bundles:
-        row = stages[label(name)]
+    for b in bundles:
+        row = stages[label(b.stage)]
         row[0] += 1
-        row[1] += w
-        row[2] += c
-        row[3] += k
-    pool = sum(w for name, w, _, _ in bundles if "ExtractArticles" in name)  # fetching is fused into it
-    return {"wall_s": wall, "pool_stage_s": pool, "other_stages_s": sum(b[1] for b in bundles) - pool,
+        row[1] += b.wall
+        row[2] += b.cpu
+        row[3] += b.children_cpu
+    pool = sum(b.wall for b in bundles if "ExtractArticles" in b.stage)  # fetching is fused into it
+    return {"wall_s": wall, "pool_stage_s": pool, "other_stages_s": sum(b.wall for b in bundles) - pool,
             "stages": sorted(({"stage": s, "bundles": n, "wall_s": w, "cpu_s": c, "children_cpu_s": k}
                               for s, (n, w, c, k) in stages.items()), key=lambda r: -r["wall_s"])}
 
@@ -160,13 +210,19 @@ def main() -> int:
     cli = args.cli[1:] if args.cli[:1] == ["--"] else args.cli
     started = time.perf_counter()
     with counting_coders() if args.coders else contextlib.nullcontext({}) as coding, timing_gc() as collections:
-        rc, bundles = timed_run(cli)
-    result = summary(bundles, time.perf_counter() - started)
+        rc, bundles, runs = timed_run(cli)
+    ended = time.perf_counter()
+    result = summary(bundles, ended - started)
+    result["runs"] = len(runs)
+    result["phases"] = [{"phase": k, "wall_s": v} for k, v in phases(bundles, runs, started, ended).items()]
     result["gc"] = [{"generation": g, "collections": n, "seconds": s} for g, (n, s) in collections.items()]
     outside = result["wall_s"] - result["pool_stage_s"] - result["other_stages_s"]
     print(f"wall {result['wall_s']:.1f} s: the pool's stage {result['pool_stage_s']:.1f} s, "
           f"the other stages {result['other_stages_s']:.1f} s (one core), "
           f"outside any stage {outside:.1f} s (start-up, building graphs, between runs)")
+    print(f"the same wall time by phase, summed over {len(runs)} run(s):")
+    for row in result["phases"]:
+        print(f"{row['wall_s']:8.2f} s  {row['phase']}")
     print("    wall  this process's CPU  its children's CPU  cores busy  bundles  stage")
     for row in result["stages"][:args.top]:
         busy = (row["cpu_s"] + row["children_cpu_s"]) / row["wall_s"] if row["wall_s"] else 0.0

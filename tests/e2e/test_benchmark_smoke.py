@@ -48,6 +48,13 @@ def test_stage_times_add_up_to_the_run(tmp_path: Path) -> None:
     assert extraction and all(row["children_cpu_s"] > 0 for row in extraction)  # the pool's processes counted
     assert any("MarkNearDuplicates" in row["stage"] for row in result["stages"])
     assert result["gc"][0]["collections"] > 0 and result["gc"][0]["seconds"] > 0
+    # the time line: one run, its phases add up to the wall time, the pool's phase is the pool's stage
+    spent = {row["phase"]: row["wall_s"] for row in result["phases"]}
+    assert result["runs"] == 1 and all(v >= 0 for v in spent.values())
+    assert abs(sum(spent.values()) - result["wall_s"]) < 1e-6
+    assert spent["the pool's stage"] == result["pool_stage_s"]
+    assert spent["the stages before the pool's"] > 0 and spent["the stages after the pool's"] > 0
+    assert spent["before each run (imports, reading state, building the graph)"] > 0
     decoded = [row for row in result["coding"] if row["step"].startswith("decode ")]
     # the demo's 16 articles, read by some stage after extraction
     assert any(row["elements"] == 16 and row["bytes"] > 16 * 1000 and row["cpu_s"] > 0 for row in decoded)
