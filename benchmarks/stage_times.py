@@ -139,25 +139,27 @@ def timed_run(cli_args: list[str]) -> tuple[int, list[Bundle], list[tuple[float,
 
 PHASES = ("before each run (imports, reading state, building the graph)",
           "Beam turning the graph into stages", "the stages before the pool's", "the pool's stage",
-          "the stages after the pool's", "after the stages, in the runner", "after the last run")
+          "the stages after the pool's", "the runner, between and after stages", "after the last run")
 
 
 def phases(bundles: list[Bundle], runs: list[tuple[float, float]], started: float, ended: float) -> dict[str, float]:
     """Wall seconds per phase, summed over the runs (a backlog runs the graph several times). The
-    pool's stage is the one holding `ExtractArticles`; a run without one counts all its stages
-    as before it."""
+    pool's stage is the one holding `ExtractArticles` (all its bundles); a run without one counts
+    all its stages as before it."""
     spent = dict.fromkeys(PHASES, 0.0)
     previous_end = started
     for run_start, run_end in runs:
         mine = sorted((b for b in bundles if run_start <= b.started <= run_end), key=lambda b: b.started)
-        pool = next((i for i, b in enumerate(mine) if "ExtractArticles" in b.stage), len(mine))
+        pooled = [i for i, b in enumerate(mine) if "ExtractArticles" in b.stage]
+        first_pool = pooled[0] if pooled else len(mine)
+        pool_wall = sum(mine[i].wall for i in pooled)
         spent[PHASES[0]] += run_start - previous_end
         first = mine[0].started if mine else run_end
         last = mine[-1].started + mine[-1].wall if mine else run_end
         spent[PHASES[1]] += first - run_start
-        spent[PHASES[2]] += sum(b.wall for b in mine[:pool])
-        spent[PHASES[3]] += sum(b.wall for b in mine[pool:pool + 1])
-        spent[PHASES[4]] += sum(b.wall for b in mine[pool + 1:])
+        spent[PHASES[2]] += sum(b.wall for b in mine[:first_pool])
+        spent[PHASES[3]] += pool_wall
+        spent[PHASES[4]] += sum(b.wall for b in mine[first_pool:]) - pool_wall
         # between bundles: the runner moving buffers from one stage to the next
         spent[PHASES[5]] += (last - first - sum(b.wall for b in mine)) + (run_end - last)
         previous_end = run_end

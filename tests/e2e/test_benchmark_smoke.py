@@ -52,7 +52,7 @@ def test_stage_times_add_up_to_the_run(tmp_path: Path) -> None:
     spent = {row["phase"]: row["wall_s"] for row in result["phases"]}
     assert result["runs"] == 1 and all(v >= 0 for v in spent.values())
     assert abs(sum(spent.values()) - result["wall_s"]) < 1e-6
-    assert spent["the pool's stage"] == result["pool_stage_s"]
+    assert abs(spent["the pool's stage"] - result["pool_stage_s"]) < 1e-9
     assert spent["the stages before the pool's"] > 0 and spent["the stages after the pool's"] > 0
     assert spent["before each run (imports, reading state, building the graph)"] > 0
     decoded = [row for row in result["coding"] if row["step"].startswith("decode ")]
