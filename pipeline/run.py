@@ -10,6 +10,7 @@ from datetime import datetime
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+from apache_beam.runners.worker import statesampler
 
 from pipeline.config import Config
 from pipeline.io import delta, state
@@ -28,6 +29,14 @@ from pipeline.transforms.pool import pool_size, start_pool_server, stop_pool_ser
 # In-process and needs no download; plain DirectRunner first tries to fetch the Prism binary.
 DEFAULT_RUNNER = "FnApiRunner"
 PLACEHOLDER_CONTACTS = ("github.com/news-ingest/news-ingest", "example.org/contact-for-this-crawler")
+
+# Every bundle ends by joining Beam's state-sampling thread, which times each step for Beam's own
+# msecs counters (nothing here reads them) and sleeps up to 200 ms between samples. On the
+# in-process runner, where the bundles run in this process, those joins idled 0.3-0.45 s of a 1k
+# run (48 bundles) and 1.9 s of a 10k backlog (192); sampling every 5 ms, 0.08 s and 0.38 s.
+STATE_SAMPLING_PERIOD_MS = 5
+if statesampler.StateSampler.__init__.__defaults__ == (statesampler.DEFAULT_SAMPLING_PERIOD_MS,):
+    statesampler.StateSampler.__init__.__defaults__ = (STATE_SAMPLING_PERIOD_MS,)
 
 
 def new_run_id(now: datetime | None = None) -> str:

@@ -17,7 +17,7 @@ from conftest import query
 from pipeline.commands.demo import demo_config
 from pipeline.commands.demo_server import DEMO_DIR, FixtureServer, send
 from pipeline.config import parse_config
-from pipeline.run import run_batch
+from pipeline.run import STATE_SAMPLING_PERIOD_MS, run_batch
 
 ROWS = "SELECT article_id, title, body, language, content_hash, body_source FROM t ORDER BY article_id"
 
@@ -119,3 +119,12 @@ def test_two_workers_keep_each_hosts_limits(tmp_path: Path) -> None:
         gaps = [b[0] - a[0] for a, b in itertools.pairwise(spans)]
         assert sum(gap < delay * 0.75 for gap in gaps) <= 1, gaps
         assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))  # never two at once
+
+
+def test_bundles_on_this_process_sample_their_states_briefly() -> None:
+    """Each bundle's end waits for its state sampler's sleep: Beam's 200 ms made every stage of the
+    in-process runner idle up to that long."""
+    from apache_beam.runners.worker import statesampler
+    from apache_beam.utils.counters import CounterFactory
+
+    assert statesampler.StateSampler("stage", CounterFactory()).sampling_period_ms == STATE_SAMPLING_PERIOD_MS
