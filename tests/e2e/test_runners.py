@@ -128,3 +128,21 @@ def test_bundles_on_this_process_sample_their_states_briefly() -> None:
     from apache_beam.utils.counters import CounterFactory
 
     assert statesampler.StateSampler("stage", CounterFactory()).sampling_period_ms == STATE_SAMPLING_PERIOD_MS
+
+
+def test_options_make_each_view_once_and_keep_it_current() -> None:
+    """Beam builds an argument parser for every view it asks for; the launch's options keep theirs."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import StandardOptions, TypeOptions
+
+    from pipeline.run import pipeline_options
+
+    options = pipeline_options(["--streaming"])
+    assert options.view_as(TypeOptions) is options.view_as(TypeOptions)
+    standard = options.view_as(StandardOptions)
+    assert standard.streaming and standard.runner == "FnApiRunner"
+    standard.runner = "PortableRunner"
+    assert options.view_as(StandardOptions).runner == "PortableRunner"
+    copied = beam.Pipeline(runner="FnApiRunner", options=options).options  # Beam deep-copies the options
+    copied.view_as(StandardOptions).streaming = False
+    assert not copied.view_as(StandardOptions).streaming and options.view_as(StandardOptions).streaming
