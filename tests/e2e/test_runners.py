@@ -146,3 +146,27 @@ def test_options_make_each_view_once_and_keep_it_current() -> None:
     copied = beam.Pipeline(runner="FnApiRunner", options=options).options  # Beam deep-copies the options
     copied.view_as(StandardOptions).streaming = False
     assert not copied.view_as(StandardOptions).streaming and options.view_as(StandardOptions).streaming
+
+
+def test_a_dofns_state_specs_are_looked_up_once_per_instance() -> None:
+    """Beam looks a DoFn's state and timer specs up with `inspect.signature` of each of its methods,
+    six times per ParDo while building and translating; `pipeline.run` keeps them per instance."""
+    import apache_beam as beam
+    from apache_beam.coders import VarIntCoder
+    from apache_beam.transforms import userstate
+
+    import pipeline.run  # noqa: F401  (keeps the specs)
+
+    spec = userstate.ReadModifyWriteStateSpec("count", VarIntCoder())
+    count_param = beam.DoFn.StateParam(spec)
+
+    class Count(beam.DoFn):
+        def process(self, element, count=count_param):
+            yield element
+
+    fn = Count()
+    specs = userstate.get_dofn_specs(fn)
+    assert specs == ({spec}, set()) and userstate.is_stateful_dofn(fn)
+    assert userstate.get_dofn_specs(fn) is specs
+    assert userstate.get_dofn_specs(Count()) is not specs
+    assert userstate.get_dofn_specs(beam.DoFn()) == (set(), set())
