@@ -1,6 +1,7 @@
 """The same graph on other runners: the direct runner's multi-process mode, and the portable runner
 with the SDK worker (and the job service) in separate processes, all writing the rows the in-process
-run does; and per-host limits that hold with two workers.
+run does; and per-host limits that hold with two workers. Also what `pipeline.run` changes in Beam
+for the launching process (its state sampler, options views, DoFn specs).
 """
 
 from __future__ import annotations
@@ -11,13 +12,19 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import apache_beam as beam
 import pytest
+from apache_beam.coders import VarIntCoder
+from apache_beam.options.pipeline_options import StandardOptions, TypeOptions
+from apache_beam.runners.worker import statesampler
+from apache_beam.transforms import userstate
+from apache_beam.utils.counters import CounterFactory
 from conftest import query
 
 from pipeline.commands.demo import demo_config
 from pipeline.commands.demo_server import DEMO_DIR, FixtureServer, send
 from pipeline.config import parse_config
-from pipeline.run import STATE_SAMPLING_PERIOD_MS, run_batch
+from pipeline.run import STATE_SAMPLING_PERIOD_MS, pipeline_options, run_batch
 
 ROWS = "SELECT article_id, title, body, language, content_hash, body_source FROM t ORDER BY article_id"
 
@@ -124,19 +131,11 @@ def test_two_workers_keep_each_hosts_limits(tmp_path: Path) -> None:
 def test_bundles_on_this_process_sample_their_states_briefly() -> None:
     """Each bundle's end waits for its state sampler's sleep: Beam's 200 ms made every stage of the
     in-process runner idle up to that long."""
-    from apache_beam.runners.worker import statesampler
-    from apache_beam.utils.counters import CounterFactory
-
     assert statesampler.StateSampler("stage", CounterFactory()).sampling_period_ms == STATE_SAMPLING_PERIOD_MS
 
 
 def test_options_make_each_view_once_and_keep_it_current() -> None:
     """Beam builds an argument parser for every view it asks for; the launch's options keep theirs."""
-    import apache_beam as beam
-    from apache_beam.options.pipeline_options import StandardOptions, TypeOptions
-
-    from pipeline.run import pipeline_options
-
     options = pipeline_options(["--streaming"])
     assert options.view_as(TypeOptions) is options.view_as(TypeOptions)
     standard = options.view_as(StandardOptions)
@@ -151,12 +150,6 @@ def test_options_make_each_view_once_and_keep_it_current() -> None:
 def test_a_dofns_state_specs_are_looked_up_once_per_instance() -> None:
     """Beam looks a DoFn's state and timer specs up with `inspect.signature` of each of its methods,
     six times per ParDo while building and translating; `pipeline.run` keeps them per instance."""
-    import apache_beam as beam
-    from apache_beam.coders import VarIntCoder
-    from apache_beam.transforms import userstate
-
-    import pipeline.run  # noqa: F401  (keeps the specs)
-
     spec = userstate.ReadModifyWriteStateSpec("count", VarIntCoder())
     count_param = beam.DoFn.StateParam(spec)
 
