@@ -71,8 +71,7 @@ class IngestFeeds(beam.PTransform):
         taken, deferred = new_entries | "LimitBacklog" >> LimitBacklog(limit)
         pages = taken | "FetchArticles" >> FetchArticles(cfg.http, cfg.polling.respect_robots, self.robots_scope)
         articles = pages.pages | "ExtractArticles" >> ExtractArticles(cfg.extract.processes, sign=ticked is None)
-        cleaned = ((articles.articles, articles[REVISIONS])
-                   | "DropSiteBoilerplate" >> DropSiteBoilerplate(cfg.state_path, run_id))
+        cleaned = articles.articles | "DropSiteBoilerplate" >> DropSiteBoilerplate(cfg.state_path, run_id)
         versions, fresh = cleaned[REVISIONS] | "NumberVersions" >> NumberVersions(cfg.state_path, ticked)
         unique, dropped = ((cleaned.articles, fresh) | "ExtractedAndFresh" >> beam.Flatten()
                            | "Deduplicate" >> DropDuplicateArticles(cfg.state_path, ticked, out.path))
@@ -94,7 +93,7 @@ class IngestFeeds(beam.PTransform):
              | "WriteRejects" >> WriteParquet(rejects_root(out.path), REJECT_SCHEMA, REJECT_PARTITIONS, run_id,
                                              out.compression, counter="rejects_written", table_format=out.format))
         recorded = StateOutputs(
-            kept=kept, dropped=(dropped, near_dropped) | "AllDropped" >> beam.Flatten(),
+            kept=kept, dropped=(dropped, near_dropped),
             feed_states=polled[FEED_STATES],
             deferred=(deferred, passed_over) | "AllDeferred" >> beam.Flatten(), consumed=backlog_files,
             signatures=marked[SIGNATURES], line_keys=cleaned[LINE_KEYS])

@@ -57,19 +57,18 @@ class _StripSite(beam.DoFn):
 
 
 class DropSiteBoilerplate(beam.PTransform):
-    """(new articles, refetched revisions) in: they come out apart (main, `REVISIONS`), with
-    their site's boilerplate lines removed (a new version is compared with a cleaned earlier one),
-    plus the line keys of their pages (`LINE_KEYS`) for the state store."""
+    """`(revision, article)` pairs in (`ExtractArticles`): new articles and refetched revisions come
+    out apart (main, `REVISIONS`), with their site's boilerplate lines removed (a new version is
+    compared with a cleaned earlier one), plus the line keys of their pages (`LINE_KEYS`) for the
+    state store."""
 
     def __init__(self, state_path: str, run_id: str):
         super().__init__()
         self.state_path, self.run_id = state_path, run_id
 
-    def expand(self, extracted: tuple[beam.PCollection, beam.PCollection]) -> beam.pvalue.DoOutputsTuple:
-        new, refetched = extracted
-        return ((new | "New" >> beam.Map(lambda a: (a.domain, (False, a))),
-                 refetched | "Refetched" >> beam.Map(lambda a: (a.domain, (True, a))))
-                | "Articles" >> beam.Flatten()
+    def expand(self, extracted: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
+        return (extracted
+                | "BySite" >> beam.Map(lambda pair: (pair[1].domain, pair))
                 | "GroupBySite" >> beam.GroupByKey()
                 | "Strip" >> beam.ParDo(_StripSite(self.state_path, self.run_id)).with_outputs(
                     LINE_KEYS, REVISIONS, main="articles"))

@@ -1,5 +1,7 @@
-"""ExtractArticles: pages in, analysed articles out (refetches of changed entries apart, as
-`revisions`). A page with no usable text falls back to the feed entry.
+"""ExtractArticles: pages in, analysed articles out, each as `(revision, article)`: whether its
+entry is a refetch of a changed one. One output for both keeps them one `PCollection`: on the local
+runner a `Flatten` of two is written out and read back whole, one more pass of every article through
+Beam's coder. A page with no usable text falls back to the feed entry.
 
 Pages arrive undecoded and are decoded in the pool (`records.Page` says why).
 
@@ -26,7 +28,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline.articles.build import Built, build, built
 from pipeline.records import Page, Reject
-from pipeline.transforms.names import REJECTS, REVISIONS, SIGNED, counter
+from pipeline.transforms.names import REJECTS, SIGNED, counter
 from pipeline.transforms.pool import pool_size, start_pool
 
 _IN_FLIGHT_PER_PROCESS = 4  # pages queued per pool process: keeps it busy, bounds memory
@@ -144,7 +146,7 @@ class _ExtractFn(beam.DoFn):
                 "no article text found on the page; body taken from the feed"))
         if signature is not None and article.content_hash:
             yield beam.pvalue.TaggedOutput(SIGNED, (article.content_hash, signature))
-        yield beam.pvalue.TaggedOutput(REVISIONS, article) if page.entry.revision else article
+        yield page.entry.revision, article
 
 
 class ExtractArticles(beam.PTransform):
@@ -156,4 +158,4 @@ class ExtractArticles(beam.PTransform):
 
     def expand(self, pages: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         return pages | "Extract" >> beam.ParDo(_ExtractFn(self.processes, self.sign)).with_outputs(
-            REJECTS, REVISIONS, SIGNED, main="articles")
+            REJECTS, SIGNED, main="articles")

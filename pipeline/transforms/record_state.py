@@ -24,7 +24,7 @@ class StateOutputs(NamedTuple):
     """The outputs of one tick that state is recorded from."""
 
     kept: beam.PCollection  # articles written
-    dropped: beam.PCollection  # articles dropped as exact or near duplicates
+    dropped: tuple[beam.PCollection, ...]  # articles dropped as exact or near duplicates
     feed_states: beam.PCollection  # each polled feed's new FeedState
     deferred: beam.PCollection  # entries over the per-run cap
     consumed: beam.PCollection  # (root, file) of the backlog files this tick read
@@ -75,10 +75,13 @@ class RecordState(beam.PTransform):
 
         _ = out.signatures | "WriteSignatures" >> write(state.SIGNATURES, "signatures_written")
         _ = out.line_keys | "WriteLineKeys" >> write(state.BOILERPLATE, "boilerplate_pages_written")
-        keys = ((out.kept, out.dropped) | "KeptAndDropped" >> beam.Flatten()
-                | "Keys" >> beam.FlatMap(remembered_keys))
+        # Keys per input, then one Flatten of the keys: on the local runner a Flatten is written out
+        # and read back whole, and the articles' would be every article's one more pass through the coder.
+        keys = [out.kept | "KeptKeys" >> beam.FlatMap(remembered_keys),
+                *(dropped | f"DroppedKeys{i}" >> beam.FlatMap(remembered_keys)
+                  for i, dropped in enumerate(out.dropped))]
         versions = out.kept | "VersionKeys" >> beam.Map(lambda a: (state.VERSION, key_of(a)))
-        _ = ((keys, versions) | "AllKeys" >> beam.Flatten()
+        _ = ((*keys, versions) | "AllKeys" >> beam.Flatten()
              | "SeenRows" >> beam.MapTuple(lambda kind, key: state.seen_row(kind, key, run_id))
              | "WriteSeen" >> write(state.SEEN, "seen_keys_written"))
         spooled = (out.deferred

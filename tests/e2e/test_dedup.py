@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.io import state
-from pipeline.records import FeedEntry
+from pipeline.records import Article, FeedEntry
 from pipeline.run import pipeline_options
-from pipeline.transforms.dedup import SkipSeenLinks
+from pipeline.transforms.dedup import DropDuplicateArticles, SkipSeenLinks
 from pipeline.urls import canonicalize_url, url_key
 
 CLEAN = "https://news.example/a/story.html"
@@ -47,6 +47,24 @@ def test_buckets_are_seeded_from_the_store_and_the_pick_is_deterministic(tmp_pat
     for order in (entries, entries[::-1]):  # the clean link wins whatever arrives first
         counters = _run(order, str(tmp_path), [CLEAN, *fresh])
         assert counters["already_seen"] == 1 and counters["duplicates_dropped"] == 1
+
+
+def test_articles_without_text_pass_the_body_check_and_bodies_are_checked_across_runs(tmp_path: Path) -> None:
+    """A text-less article has no body hash: two of them are not body duplicates of each other,
+    whereas a body an earlier run recorded, or one two URLs share, is kept once."""
+    def article(i: int, content_hash: str) -> Article:
+        return Article(f"id{i}", f"https://news.example/{i}", f"https://news.example/{i}", "f", "s", "news.example",
+                       None, "t", "text" if content_hash else None, None, content_hash=content_hash,
+                       body_source="page" if content_hash else "none", published_at=datetime(2026, 11, i, tzinfo=UTC))
+    state.SEEN.write(str(tmp_path), [state.seen_row(state.CONTENT, "stored", "r0")], "r0")
+    articles = [article(1, ""), article(2, ""), article(3, "shared"), article(4, "shared"), article(5, "stored")]
+    p = beam.Pipeline(options=pipeline_options([]))
+    unique, dropped = p | beam.Create(articles) | DropDuplicateArticles(str(tmp_path))
+    assert_that(unique | "UniqueIds" >> beam.Map(lambda a: a.article_id), equal_to(["id1", "id2", "id3"]),
+                label="Unique")
+    assert_that(dropped | "DroppedIds" >> beam.Map(lambda a: a.article_id), equal_to(["id4", "id5"]),
+                label="Dropped")
+    p.run().wait_until_finish()
 
 
 def test_seen_keys_live_in_their_hash_bucket_folder_and_compaction_keeps_them(tmp_path: Path) -> None:

@@ -213,7 +213,7 @@ def test_an_idle_extraction_pool_is_shut_down_and_comes_back_for_the_next_bundle
         for round_ in range(2):
             fn.start_bundle()
             out = [o for page in pages for o in fn.process(page, GlobalWindow(), 0)] + list(fn.finish_bundle())
-            articles = [o.value for o in out if not isinstance(o, beam.pvalue.TaggedOutput)]
+            articles = [o.value[1] for o in out if not isinstance(o, beam.pvalue.TaggedOutput)]
             tagged = [o for o in out if isinstance(o, beam.pvalue.TaggedOutput)]
             signed = dict(o.value.value for o in tagged if o.tag == extract.SIGNED)
             assert len(articles) == len(pages) and all(a.body for a in articles), round_
