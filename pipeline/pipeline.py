@@ -4,8 +4,8 @@
           | ExtractArticles | DropSiteBoilerplate | DropDuplicateArticles | StampProvenance
           | MarkNearDuplicates | WriteParquet
           (+ rejects; RecordState: seen keys, signatures, line keys, backlog, feed states)
-    changed entries: past SkipSeenLinks; after DropSiteBoilerplate, NumberVersions (new versions
-    join StampProvenance, never-written articles DropDuplicateArticles)
+    changed entries: past SkipSeenLinks; in DropDuplicateArticles, numbered as their article's next
+    version (never-written articles: deduplicated like new ones)
 
 `IngestFeeds` takes ticks, one per poll cycle, so only the source differs between modes: a batch
 run is one tick (`beam.Create`), a streaming job a `PeriodicImpulse` with one window per tick
@@ -31,12 +31,11 @@ from pipeline.transforms.boilerplate import DropSiteBoilerplate
 from pipeline.transforms.dedup import DropDuplicateArticles, SkipSeenLinks
 from pipeline.transforms.extract import ExtractArticles
 from pipeline.transforms.fetch import FetchArticles
-from pipeline.transforms.names import FEED_STATES, LINE_KEYS, REJECTS, REVISIONS, SIGNATURES, SIGNED
+from pipeline.transforms.names import FEED_STATES, LINE_KEYS, REJECTS, SIGNATURES, SIGNED
 from pipeline.transforms.neardup import MarkNearDuplicates
 from pipeline.transforms.poll import DueFeeds, PollFeeds
 from pipeline.transforms.record_state import RecordState, StateOutputs
 from pipeline.transforms.stamp import StampProvenance
-from pipeline.transforms.versions import NumberVersions
 from pipeline.transforms.write import WriteParquet
 
 
@@ -72,11 +71,8 @@ class IngestFeeds(beam.PTransform):
         pages = taken | "FetchArticles" >> FetchArticles(cfg.http, cfg.polling.respect_robots, self.robots_scope)
         articles = pages.pages | "ExtractArticles" >> ExtractArticles(cfg.extract.processes, sign=ticked is None)
         cleaned = articles.articles | "DropSiteBoilerplate" >> DropSiteBoilerplate(cfg.state_path, run_id)
-        versions, fresh = cleaned[REVISIONS] | "NumberVersions" >> NumberVersions(cfg.state_path, ticked)
-        unique, dropped = ((cleaned.articles, fresh) | "ExtractedAndFresh" >> beam.Flatten()
-                           | "Deduplicate" >> DropDuplicateArticles(cfg.state_path, ticked, out.path))
-        stamped = ((unique, versions) | "UniqueAndVersions" >> beam.Flatten()
-                   | "StampProvenance" >> StampProvenance(run_id))
+        unique, dropped = cleaned.articles | "Deduplicate" >> DropDuplicateArticles(cfg.state_path, ticked, out.path)
+        stamped = unique | "StampProvenance" >> StampProvenance(run_id)
         signed = articles[SIGNED] if ticked is None else None  # signed on the pool in batch runs
         marked = stamped | "MarkNearDuplicates" >> MarkNearDuplicates(
             ticks, signed, cfg.state_path, cfg.dedup.threshold, cfg.dedup.window_days)

@@ -17,7 +17,7 @@ from pipeline.articles.boilerplate import KEEP_PAGES, line_keys, repeated_lines,
 from pipeline.articles.merge import with_body
 from pipeline.io import state
 from pipeline.records import Article, utc_now
-from pipeline.transforms.names import LINE_KEYS, REVISIONS, counter
+from pipeline.transforms.names import LINE_KEYS, counter
 
 
 class _StripSite(beam.DoFn):
@@ -46,7 +46,7 @@ class _StripSite(beam.DoFn):
                 if body != article.body:
                     self.dropped.inc(len(article.body.splitlines()) - len(body.splitlines()))
                     article = with_body(article, body)
-            yield beam.pvalue.TaggedOutput(REVISIONS, article) if revision else article
+            yield revision, article
         seen_at = utc_now()
         for article_id, keys in now.items():
             yield beam.pvalue.TaggedOutput(
@@ -57,10 +57,9 @@ class _StripSite(beam.DoFn):
 
 
 class DropSiteBoilerplate(beam.PTransform):
-    """`(revision, article)` pairs in (`ExtractArticles`): new articles and refetched revisions come
-    out apart (main, `REVISIONS`), with their site's boilerplate lines removed (a new version is
-    compared with a cleaned earlier one), plus the line keys of their pages (`LINE_KEYS`) for the
-    state store."""
+    """`(revision, article)` pairs in (`ExtractArticles`), the same pairs out with their site's
+    boilerplate lines removed from the bodies (a refetch is compared with a cleaned earlier
+    version), plus the line keys of their pages (`LINE_KEYS`) for the state store."""
 
     def __init__(self, state_path: str, run_id: str):
         super().__init__()
@@ -71,4 +70,4 @@ class DropSiteBoilerplate(beam.PTransform):
                 | "BySite" >> beam.Map(lambda pair: (pair[1].domain, pair))
                 | "GroupBySite" >> beam.GroupByKey()
                 | "Strip" >> beam.ParDo(_StripSite(self.state_path, self.run_id)).with_outputs(
-                    LINE_KEYS, REVISIONS, main="articles"))
+                    LINE_KEYS, main="articles"))

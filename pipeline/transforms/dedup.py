@@ -22,6 +22,7 @@ from apache_beam.coders import PickleCoder
 from apache_beam.transforms import window
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
+from pipeline.articles.versions import Latest, latest_versions, next_version
 from pipeline.io import state
 from pipeline.records import Article, FeedEntry
 from pipeline.transforms.across_ticks import AcrossTicks
@@ -95,12 +96,17 @@ class _Unseen(beam.DoFn):
         seen.write(keys)
 
 
-def first_per_key(items: beam.PCollection, key: Callable, order: Callable, label: str) -> beam.pvalue.DoOutputsTuple:
+def first_per_key(items: beam.PCollection, key: Callable, order: Callable, label: str,
+                  bucket: Callable | None = None) -> beam.pvalue.DoOutputsTuple:
     """Within a tick: (bucket, [(key, first item)]) per seen-store bucket, one pick per key by
-    `order` (`first`), and the other items (DUPLICATES)."""
+    `order` (`first`), and the other items (DUPLICATES). `bucket`: an item's bucket (by default,
+    its key's)."""
+    def keyed(x: object) -> tuple[int, tuple[str, object]]:
+        k = key(x)
+        return state.bucket_of(k) if bucket is None else bucket(x), (k, x)
+
     return (items
-            | f"{label}Key" >> beam.Map(lambda x: (state.bucket_of(k := key(x)), (k, x))
-                                        ).with_output_types(tuple[int, tuple[str, object]])
+            | f"{label}Key" >> beam.Map(keyed).with_output_types(tuple[int, tuple[str, object]])
             | f"{label}Group" >> beam.GroupByKey()
             | f"{label}PickFirst" >> beam.ParDo(_PickFirst(order)).with_outputs(DUPLICATES, main="first"))
 
@@ -125,7 +131,7 @@ def _first_unseen(items: beam.PCollection, key: Callable, order: Callable, kind:
 class SkipSeenLinks(beam.PTransform):
     """Before fetching: drop entries whose canonical link an earlier run (or another feed) has.
     An entry the feed says changed (`FeedEntry.revision`) passes, once per link per tick: its page
-    is fetched again and compared with the article's latest version (`transforms/versions.py`)."""
+    is fetched again and compared with the article's latest version (`DropDuplicateArticles`)."""
 
     def __init__(self, state_path: str, tick_windows: window.WindowFn | None = None,
                  output_path: str | None = None):
@@ -141,28 +147,94 @@ class SkipSeenLinks(beam.PTransform):
                 (duplicates, refetch[DUPLICATES]) | "AllSkipped" >> beam.Flatten())
 
 
+_LATEST = beam.DoFn.StateParam(ReadModifyWriteStateSpec("latest", PickleCoder()))  # article_id -> Latest
+
+
+class _UnseenOrNextVersion(beam.DoFn):
+    """One bucket's picks of new articles and refetches (at most one of each per article): a new
+    article passes if its URL is unseen; a refetch becomes the next version of its article
+    (`articles.versions.next_version`) or nothing (body unchanged), and a refetch of an article with
+    no recorded version competes with the new ones, by `article_order`. Both kinds in one step,
+    keyed alike, so they are never split and flattened back together: on the local runner each
+    `Flatten` is every article's one more pass through Beam's coder."""
+
+    known = counter("already_seen")
+    dropped = counter("duplicates_dropped")
+    written = counter("versions_written")
+    unchanged = counter("refetches_unchanged")
+
+    def __init__(self, state_path: str, output_path: str | None):
+        self.state_path, self.output_path = state_path, output_path
+
+    def process(self, element: tuple[int, list[tuple[str, tuple[bool, Article]]]], seen=_SEEN_STATE,
+                latest=_LATEST):
+        bucket, picks = element
+        keys, versions = seen.read(), latest.read()
+        if keys is None or versions is None:  # the bucket's first picks: seeded from its folder
+            stored = state.read_seen_bucket(self.state_path, bucket, self.output_path)
+            keys, versions = _BucketKeys(frozenset(stored[state.URL])), latest_versions(stored[state.VERSION])
+        new = {article.article_id: article for _, (revision, article) in picks if not revision}
+        for _, (revision, article) in picks:
+            prior = versions.get(article.article_id) if revision else None
+            if revision and prior is None:  # never written: checked like a new article
+                other = new.setdefault(article.article_id, article)
+                if other is not article:
+                    first, rest = sorted((other, article), key=article_order)
+                    new[article.article_id] = first
+                    self.dropped.inc()
+                    yield beam.pvalue.TaggedOutput(DUPLICATES, rest)
+            elif revision:
+                version = next_version(prior, article)
+                if version is None:
+                    self.unchanged.inc()
+                    continue
+                self.written.inc()
+                versions[article.article_id] = Latest(version.version, version.content_hash, version.cluster_id,
+                                                      version.body_source)
+                yield version
+        for article_id, article in new.items():
+            if article_id in keys.stored or article_id in keys.added:
+                (self.known if article_id in keys.stored else self.dropped).inc()
+                yield beam.pvalue.TaggedOutput(DUPLICATES, article)
+            else:
+                keys.added.add(article_id)
+                yield article
+        seen.write(keys)
+        latest.write(versions)
+
+
 def _body_key(article: Article) -> str:
-    """The body hash. An article without one (no text) is keyed by its own id, which no body hash
-    and no other article of the tick shares: it passes the body check. Checking it there, not
-    around it, spares a `Flatten` (on the local runner, every article's one more pass through
-    Beam's coder)."""
+    """The body hash. A new version is keyed by its id and number, and an article without a body
+    hash (no text) by its id: keys no body hash and no other article of the tick share, so they
+    pass the body check. Checking them there, not around it, spares a `Flatten`."""
+    if article.version > 1:
+        return f"version:{article.article_id}:{article.version}"
     return article.content_hash or f"id:{article.article_id}"
 
 
 class DropDuplicateArticles(beam.PTransform):
-    """After extraction: drop repeats of a canonical URL, then of a normalised body."""
+    """After extraction, `(revision, article)` pairs in (`DropSiteBoilerplate`): (articles, dropped).
+    Repeats of a canonical URL, then of a normalised body, are dropped; a refetch of a changed entry
+    comes out as its article's next version, or not at all when its body is unchanged."""
 
     def __init__(self, state_path: str, tick_windows: window.WindowFn | None = None,
                  output_path: str | None = None):
         super().__init__()
         self.state_path, self.tick_windows, self.output_path = state_path, tick_windows, output_path
 
-    def expand(self, articles: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
-        by_url, url_dups = _first_unseen(articles, lambda a: a.article_id, article_order, state.URL,
-                                         self.state_path, self.tick_windows, "Url", self.output_path)
+    def expand(self, pairs: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
+        picked = first_per_key(pairs, lambda pair: f"{'refetch:' if pair[0] else ''}{pair[1].article_id}",
+                               lambda pair: article_order(pair[1]), "Url",
+                               bucket=lambda pair: state.bucket_of(pair[1].article_id))
+        step = beam.ParDo(_UnseenOrNextVersion(self.state_path, self.output_path)).with_outputs(
+            DUPLICATES, main="unique")
+        by_url, known = picked.first | "UrlUnseen" >> AcrossTicks(step, self.tick_windows)
+        # a refetch beyond the first of its article in a tick is let go, not dropped: a dropped
+        # article's keys are recorded as seen, and a refetch's body was never written
+        repeated = picked[DUPLICATES] | "UrlRepeats" >> beam.FlatMap(lambda pair: [] if pair[0] else [pair[1]])
         unique, body_dups = _first_unseen(by_url, _body_key, article_order, state.CONTENT,
                                           self.state_path, self.tick_windows, "Body", self.output_path)
-        return unique, (url_dups, body_dups) | "Dropped" >> beam.Flatten()
+        return unique, (repeated, known, body_dups) | "Dropped" >> beam.Flatten()
 
 
 def remembered_keys(article: Article) -> list[tuple[str, str]]:

@@ -29,8 +29,6 @@ DEFERRED = "deferred"
 SIGNATURES = "signatures"
 SIGNED = "signed"  # (content_hash, MinHash signature) of each extracted body, signed on the pool
 LINE_KEYS = "line_keys"
-REVISIONS = "revisions"  # refetched articles of changed entries: `transforms/versions.py` numbers them
-FRESH = "fresh"  # a refetch of an article with no recorded version: deduplicated as a new one
 
 
 LIVE: Tally[str] = Tally()

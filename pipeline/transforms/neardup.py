@@ -115,7 +115,7 @@ def _sign(article: Article, signed: dict[str, bytes], params: neardup.NearDupPar
 
 
 def _member(article_id: str, pair: tuple[Article, bytes]) -> tuple[Member, bytes]:
-    """A new version of a written article (its cluster already set, `transforms/versions.py`) is
+    """A new version of a written article (its cluster already set, `transforms/dedup.py`) is
     that article, stored: versions of one article are one member and stay in its cluster."""
     article, sig = pair
     stored = bool(article.cluster_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.testing.util import assert_that, equal_to
 
+from pipeline.articles.versions import version_key
 from pipeline.io import state
 from pipeline.records import Article, FeedEntry
 from pipeline.run import pipeline_options
@@ -49,22 +51,36 @@ def test_buckets_are_seeded_from_the_store_and_the_pick_is_deterministic(tmp_pat
         assert counters["already_seen"] == 1 and counters["duplicates_dropped"] == 1
 
 
-def test_articles_without_text_pass_the_body_check_and_bodies_are_checked_across_runs(tmp_path: Path) -> None:
-    """A text-less article has no body hash: two of them are not body duplicates of each other,
-    whereas a body an earlier run recorded, or one two URLs share, is kept once."""
-    def article(i: int, content_hash: str) -> Article:
+def test_deduplication_checks_urls_and_bodies_and_numbers_refetches(tmp_path: Path) -> None:
+    """One pass over new articles and refetches: a text-less article is no body duplicate of
+    another; a shared or stored body is kept once; a refetch with a changed body is its article's
+    next version, an unchanged one nothing, a second one let go (not dropped: its keys are not
+    recorded); a refetch of an article never written competes with the new copy."""
+    def article(i: int, content_hash: str, source: str = "page") -> Article:
         return Article(f"id{i}", f"https://news.example/{i}", f"https://news.example/{i}", "f", "s", "news.example",
                        None, "t", "text" if content_hash else None, None, content_hash=content_hash,
-                       body_source="page" if content_hash else "none", published_at=datetime(2026, 11, i, tzinfo=UTC))
-    state.SEEN.write(str(tmp_path), [state.seen_row(state.CONTENT, "stored", "r0")], "r0")
-    articles = [article(1, ""), article(2, ""), article(3, "shared"), article(4, "shared"), article(5, "stored")]
+                       body_source=source if content_hash else "none", published_at=datetime(2026, 11, i, tzinfo=UTC))
+    written = [(state.URL, f"id{i}") for i in (6, 8)] + [
+        (state.VERSION, version_key(f"id{i}", 1, body, f"id{i}", "page")) for i, body in ((6, "old6"), (8, "h8"))]
+    state.SEEN.write(str(tmp_path), [state.seen_row(kind, key, "r0")
+                                     for kind, key in [(state.CONTENT, "stored"), *written]], "r0")
+    second = replace(article(6, "newer6"), published_at=datetime(2026, 11, 9, tzinfo=UTC))
+    pairs = [(False, article(1, "")), (False, article(2, "")), (False, article(3, "shared")),
+             (False, article(4, "shared")), (False, article(5, "stored")),
+             (True, article(6, "new6")), (True, second), (True, article(7, "h7")),
+             (False, article(7, "h7feed", "feed_summary")), (True, article(8, "h8"))]
     p = beam.Pipeline(options=pipeline_options([]))
-    unique, dropped = p | beam.Create(articles) | DropDuplicateArticles(str(tmp_path))
-    assert_that(unique | "UniqueIds" >> beam.Map(lambda a: a.article_id), equal_to(["id1", "id2", "id3"]),
-                label="Unique")
-    assert_that(dropped | "DroppedIds" >> beam.Map(lambda a: a.article_id), equal_to(["id4", "id5"]),
-                label="Dropped")
-    p.run().wait_until_finish()
+    unique, dropped = p | beam.Create(pairs) | DropDuplicateArticles(str(tmp_path))
+    assert_that(unique | "Unique" >> beam.Map(
+                    lambda a: (a.article_id, a.version, a.content_hash, a.previous_content_hash)),
+                equal_to([("id1", 1, "", None), ("id2", 1, "", None), ("id3", 1, "shared", None),
+                          ("id6", 2, "new6", "old6"), ("id7", 1, "h7", None)]), label="UniqueOut")
+    assert_that(dropped | "Dropped" >> beam.Map(lambda a: (a.article_id, a.content_hash)),
+                equal_to([("id4", "shared"), ("id5", "stored"), ("id7", "h7feed")]), label="DroppedOut")
+    result = p.run()
+    result.wait_until_finish()
+    counters = {c.key.metric.name: c.committed for c in result.metrics().query()["counters"]}
+    assert counters["versions_written"] == 1 and counters["refetches_unchanged"] == 1
 
 
 def test_seen_keys_live_in_their_hash_bucket_folder_and_compaction_keeps_them(tmp_path: Path) -> None:
