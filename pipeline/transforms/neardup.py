@@ -10,8 +10,10 @@ state store, those that share a band with one of this run's articles only (a sid
 band keys, matched against a whole signature file's band digests at once), so the shuffle grows
 with the run, not the window, and reading the window costs numpy time, not a Python step per
 stored article. Only the final union-find runs on one worker, over this run's articles and the
-pairs found, which is small. (Its cluster ids join the articles by id, not as a side input: with a
-side input there, the TestStream test on the direct runner's streaming mode hung.)
+pairs found, which is small. In a batch run its cluster ids reach the articles as a side input:
+on the local runner a join (`CoGroupByKey`: a `Flatten`, then a `GroupByKey`) passes every article
+through Beam's coder twice, a side input once. A stream joins them by id: with a side input there,
+the TestStream test on the direct runner's streaming mode hung.
 """
 
 from __future__ import annotations
@@ -123,18 +125,26 @@ def _member(article_id: str, pair: tuple[Article, bytes]) -> tuple[Member, bytes
 
 
 class _Mark(beam.DoFn):
+    """(article_id, (article, signature)) and the article's cluster in: the marked article, and its
+    signature row. The cluster comes joined (`Rejoin`, a stream) or from a side input (a batch run)."""
+
     flagged = counter("near_duplicates")
 
-    def process(self, element):
-        article_id, groups = element
-        for article, sig in groups["article"]:
-            cluster_id = next(iter(groups["cluster"]), article.cluster_id or article_id)
-            marked = replace(article, cluster_id=cluster_id, duplicate_of=neardup.duplicate_of(article_id, cluster_id))
+    def process(self, element, clusters: dict[str, str] | None = None):
+        if clusters is None:  # joined: (article_id, {"article": [(article, sig)], "cluster": [cluster_id]})
+            article_id, groups = element
+            pairs, cluster_id = groups["article"], next(iter(groups["cluster"]), None)
+        else:
+            article_id, pair = element
+            pairs, cluster_id = [pair], clusters.get(article_id)
+        for article, sig in pairs:
+            cluster = cluster_id or article.cluster_id or article_id
+            marked = replace(article, cluster_id=cluster, duplicate_of=neardup.duplicate_of(article_id, cluster))
             if marked.duplicate_of:
                 self.flagged.inc()
             yield marked
             yield beam.pvalue.TaggedOutput(SIGNATURES, {
-                "article_id": article_id, "cluster_id": cluster_id, "published_at": article.published_at,
+                "article_id": article_id, "cluster_id": cluster, "published_at": article.published_at,
                 "signature": sig, "ingest_date": article.ingest_date})
 
 
@@ -175,5 +185,8 @@ class MarkNearDuplicates(beam.PTransform):
         new_ids = new | "NewIds" >> beam.Map(lambda item: (_ALL, item[0])).with_output_types(tuple[str, Member])
         clusters = ({"pairs": pairs, "new": new_ids} | "Gather" >> beam.CoGroupByKey()
                     | "Cluster" >> beam.FlatMapTuple(_assign).with_output_types(tuple[str, str]))
+        if self.signed is not None:  # a batch run: one window, so the clusters can be a side input
+            return signed | "Mark" >> beam.ParDo(_Mark(), clusters=beam.pvalue.AsDict(clusters)).with_outputs(
+                SIGNATURES, main="articles")
         return ({"article": signed, "cluster": clusters} | "Rejoin" >> beam.CoGroupByKey()
                 | "Mark" >> beam.ParDo(_Mark()).with_outputs(SIGNATURES, main="articles"))
