@@ -74,6 +74,18 @@ _SEEN = ReadModifyWriteStateSpec("seen", PickleCoder())  # one _BucketKeys per b
 _SEEN_STATE = beam.DoFn.StateParam(_SEEN)
 
 
+def _unseen(keys: _BucketKeys, picks: Iterable[tuple[str, object]], known, dropped):
+    """The picks whose key the bucket has not seen (recorded as seen now); the others as DUPLICATES,
+    counted on the counter `known` (an earlier run's key) or `dropped` (this run's)."""
+    for key, item in picks:
+        if key in keys.stored or key in keys.added:
+            (known if key in keys.stored else dropped).inc()
+            yield beam.pvalue.TaggedOutput(DUPLICATES, item)
+        else:
+            keys.added.add(key)
+            yield item
+
+
 class _Unseen(beam.DoFn):
     known = counter("already_seen")
     dropped = counter("duplicates_dropped")
@@ -86,13 +98,7 @@ class _Unseen(beam.DoFn):
         keys = seen.read()
         if keys is None:
             keys = _BucketKeys(frozenset(state.read_seen_bucket(self.state_path, bucket, self.output_path)[self.kind]))
-        for key, item in picks:
-            if key in keys.stored or key in keys.added:
-                (self.known if key in keys.stored else self.dropped).inc()
-                yield beam.pvalue.TaggedOutput(DUPLICATES, item)
-            else:
-                keys.added.add(key)
-                yield item
+        yield from _unseen(keys, picks, self.known, self.dropped)
         seen.write(keys)
 
 
@@ -192,13 +198,7 @@ class _UnseenOrNextVersion(beam.DoFn):
                 versions[article.article_id] = Latest(version.version, version.content_hash, version.cluster_id,
                                                       version.body_source)
                 yield version
-        for article_id, article in new.items():
-            if article_id in keys.stored or article_id in keys.added:
-                (self.known if article_id in keys.stored else self.dropped).inc()
-                yield beam.pvalue.TaggedOutput(DUPLICATES, article)
-            else:
-                keys.added.add(article_id)
-                yield article
+        yield from _unseen(keys, new.items(), self.known, self.dropped)
         seen.write(keys)
         latest.write(versions)
 
