@@ -83,6 +83,7 @@ def state_lock(state_path: str, wait_s: float | None = 0.0) -> Iterator[Path | N
         os.close(fd)  # closing releases the flock
 
 
+_said_waiting: set[str] = set()
 CLAIM_STALE_S = 300.0  # a claim covers one file's write: one older than this was left by a dead holder
 
 
@@ -120,8 +121,12 @@ def commit_claim(state_path: str) -> Iterator[Path | None]:
                 continue  # released meanwhile
             if _claim_is_stale(text, age):
                 _break_claim(path, text)
-            else:
-                time.sleep(0.02)
+                continue
+            if str(path) not in _said_waiting and _another_process(text):  # said once per process
+                _said_waiting.add(str(path))
+                log.warning("waiting for the commit claim %s, held by %s: another run writes to this state folder",
+                            path, _holder(path), extra={"event": "claim_wait"})
+            time.sleep(0.02)
     try:
         os.write(fd, json.dumps(token).encode())
         os.close(fd)
@@ -132,6 +137,15 @@ def commit_claim(state_path: str) -> Iterator[Path | None]:
                 path.unlink()
         except (OSError, ValueError):
             pass  # broken as stale by another writer: it is theirs now
+
+
+def _another_process(text: str) -> bool:
+    """A claim another process holds, not one of this process's threads (nor one still being written)."""
+    try:
+        info = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(info, dict) and (info.get("pid"), info.get("host")) != (os.getpid(), socket.gethostname())
 
 
 def _break_claim(path: Path, stale: str) -> None:

@@ -1,6 +1,9 @@
 """Two runs on one state folder with the run lock bypassed (the Python API takes none) never write
 an article twice: article files are made visible one at a time under `<state>/.commit`, each
-without the rows another run committed since this one started."""
+without the rows another run committed since this one started.
+
+The test holds the claim itself until both runs say they wait for it: both have then passed their
+seen checks with nothing recorded, whatever the machine's speed, and must meet at the commit."""
 
 from __future__ import annotations
 
@@ -28,14 +31,13 @@ RUN = ("import json, sys\n"
 
 
 class BothPolled:
-    """A feed answered only once two runs asked for it (bounded), and pages answered slowly: both
-    runs then hold the same entries and neither has recorded anything yet."""
+    """A feed answered only once two runs asked for it (bounded): both runs hold the same entries."""
 
     def __init__(self, server: FixtureServer):
         self.server, self.polls, self.both = server, 0, threading.Event()
         server.routes["/feed.xml"] = self.feed
         for i in range(ENTRIES):
-            server.routes[f"/p{i}.html"] = self.page
+            server.routes[f"/p{i}.html"] = lambda h: send(h, 200, _page(int(h.path[2:].split(".")[0])), "text/html")
 
     def feed(self, h) -> None:
         self.polls += 1
@@ -47,10 +49,13 @@ class BothPolled:
         send(h, 200, f"<rss version='2.0'><channel><title>T</title>{items}</channel></rss>".encode(),
              "application/rss+xml")
 
-    @staticmethod
-    def page(h) -> None:
-        time.sleep(0.1)
-        send(h, 200, _page(int(h.path[2:].split(".")[0])), "text/html")
+
+def _read_stderr(process: subprocess.Popen, lines: list[str], waiting: threading.Event) -> None:
+    """A run's stderr as it comes; `waiting` is set once the run logs that it waits for the claim."""
+    for line in process.stderr:
+        lines.append(line)
+        if "waiting for the commit claim" in line:
+            waiting.set()
 
 
 @pytest.mark.timeout(300)
@@ -62,13 +67,24 @@ def test_two_runs_on_one_state_folder_without_the_lock_write_every_article_once(
         config.write_text(yaml.safe_dump({
             "feeds": [{"url": server.url("feed.xml"), "language": "en"}], "output": {"path": str(out)},
             "http": {"allow_private_networks": True, "per_host_delay_s": 0, "retries": 0}}))
-        runs = [subprocess.Popen([sys.executable, "-c", RUN, str(config)], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        state = out / "_state"
+        with commit_claim(str(state)):  # held until both runs wait for it (bounded)
+            runs = [subprocess.Popen([sys.executable, "-c", RUN, str(config)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True) for _ in range(2)]
+            logs = [([], threading.Event()) for _ in runs]
+            readers = [threading.Thread(target=_read_stderr, args=(run, *log), daemon=True)
+                       for run, log in zip(runs, logs, strict=True)]
+            for reader in readers:
+                reader.start()
+            both_wait = all(waiting.wait(timeout=180) for _, waiting in logs)
         results = []
-        for run in runs:
-            stdout, stderr = run.communicate(timeout=240)
-            assert run.returncode == 0, stderr[-2000:]
+        for run, reader, (lines, _) in zip(runs, readers, logs, strict=True):
+            stdout = run.stdout.read()  # small; stderr is drained by its reader
+            run.wait(timeout=120)
+            reader.join(timeout=10)
+            assert run.returncode == 0, "".join(lines)[-2000:]
             results.append(json.loads(stdout.strip().splitlines()[-1]))
+        assert both_wait, [("".join(lines))[-1000:] for lines, _ in logs]
         assert feed.polls == 2
     rows = query(out, "SELECT article_id, url FROM t")
     assert len(rows) == len({r[0] for r in rows}) == len({r[1] for r in rows}) == ENTRIES  # once, all
@@ -77,7 +93,7 @@ def test_two_runs_on_one_state_folder_without_the_lock_write_every_article_once(
     assert not (Path(out) / "_state" / ".commit").exists()
 
 
-def test_the_commit_claim_is_exclusive_and_a_dead_holders_claim_is_broken(tmp_path: Path) -> None:
+def test_the_commit_claim_is_exclusive_and_a_dead_holders_claim_is_broken(tmp_path: Path, caplog) -> None:
     inside, most = [0], [0]
 
     def commit() -> None:
@@ -94,6 +110,7 @@ def test_the_commit_claim_is_exclusive_and_a_dead_holders_claim_is_broken(tmp_pa
     for t in threads:
         t.join(timeout=60)
     assert most[0] == 1
+    assert not [r for r in caplog.records if getattr(r, "event", None) == "claim_wait"]  # only its own threads
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     claim = tmp_path / ".commit"
     claim.write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(), "token": "x"}))
