@@ -69,24 +69,26 @@ class RecordState(beam.PTransform):
     def expand(self, committed: beam.PCollection) -> None:
         out, state_path, run_id = self.outputs, self.state_path, self.run_id
 
-        def write(store: state.Store, counter: str, after: beam.PCollection | None = committed) -> WriteParquet:
+        def write(store: state.Store, counter: str) -> WriteParquet:
             return WriteParquet(store.root(state_path), store.schema, store.partition_by, run_id, self.compression,
-                                counter=counter, after=after)
+                                counter=counter)
 
-        _ = out.signatures | "WriteSignatures" >> write(state.SIGNATURES, "signatures_written")
-        _ = out.line_keys | "WriteLineKeys" >> write(state.BOILERPLATE, "boilerplate_pages_written")
         # Keys per input, then one Flatten of the keys: on the local runner a Flatten is written out
         # and read back whole, and the articles' would be every article's one more pass through the coder.
         keys = [out.kept | "KeptKeys" >> beam.FlatMap(remembered_keys),
                 *(dropped | f"DroppedKeys{i}" >> beam.FlatMap(remembered_keys)
                   for i, dropped in enumerate(out.dropped))]
         versions = out.kept | "VersionKeys" >> beam.Map(lambda a: (state.VERSION, key_of(a)))
-        _ = ((*keys, versions) | "AllKeys" >> beam.Flatten()
-             | "SeenRows" >> beam.MapTuple(lambda kind, key: state.seen_row(kind, key, run_id))
-             | "WriteSeen" >> write(state.SEEN, "seen_keys_written"))
+        seen = ((*keys, versions) | "AllKeys" >> beam.Flatten()
+                | "SeenRows" >> beam.MapTuple(lambda kind, key: state.seen_row(kind, key, run_id)))
+        # one barrier for the three stores that wait for the articles: each barrier is a join
+        signatures, line_keys, seen = (out.signatures, out.line_keys, seen) | "AfterArticles" >> After(committed)
+        _ = signatures | "WriteSignatures" >> write(state.SIGNATURES, "signatures_written")
+        _ = line_keys | "WriteLineKeys" >> write(state.BOILERPLATE, "boilerplate_pages_written")
+        _ = seen | "WriteSeen" >> write(state.SEEN, "seen_keys_written")
         spooled = (out.deferred
                    | "BacklogRows" >> beam.Map(state.backlog_row, run_id=run_id)
-                   | "WriteBacklog" >> write(state.BACKLOG, "backlog_written", after=None))
+                   | "WriteBacklog" >> write(state.BACKLOG, "backlog_written"))
         done = (committed, spooled) | "ArticlesAndBacklog" >> beam.Flatten()
         written = (out.kept
                    | "ByFeed" >> beam.Map(lambda a: (a.feed_url, 1)).with_output_types(tuple[str, int])
@@ -94,8 +96,8 @@ class RecordState(beam.PTransform):
         # keyed like the articles' feed_url: a `site:` source's entries carry the feed it chose
         states = out.feed_states | "StateByFeed" >> beam.Map(
             lambda s: (s.discovered_url or s.feed_url, s)).with_output_types(tuple[str, FeedState])
-        _ = ({"state": states, "written": written} | "FeedHealth" >> beam.CoGroupByKey()
-             | "FeedStateRows" >> beam.ParDo(_FeedHealthRows(state_path, run_id))
-             | "WriteFeedStates" >> write(state.FEEDS, "feed_states_written", after=done))
-        _ = (out.consumed | "ConsumedAfterDone" >> After(done)
-             | "DeleteConsumed" >> beam.MapTuple(state.delete_file))
+        state_rows = ({"state": states, "written": written} | "FeedHealth" >> beam.CoGroupByKey()
+                      | "FeedStateRows" >> beam.ParDo(_FeedHealthRows(state_path, run_id)))
+        state_rows, consumed = (state_rows, out.consumed) | "AfterDone" >> After(done)
+        _ = state_rows | "WriteFeedStates" >> write(state.FEEDS, "feed_states_written")
+        _ = consumed | "DeleteConsumed" >> beam.MapTuple(state.delete_file)

@@ -11,11 +11,11 @@ runner kept reach it, and a retried commit is recognised by its transaction vers
 With `exclusive=` (the articles), each file is made visible under the state folder's commit claim,
 without the rows another run on the same state committed meanwhile (`state.ExclusiveCommit`).
 
-The output is the committed file paths, in the rows' windows. A write that must not land before
-another (state that says "done") passes that write's output as `after=`: its rows then go through a
-keyed join with those paths, which a runner fires only once the window's paths are complete.
-(A side input would say the same, but the direct runner's streaming mode fails on side inputs
-of a windowed DoFn that outputs from `finish_bundle`.)
+The output is the committed file paths, in the rows' windows. Rows that must not land before
+another write (state that says "done") go through `After` that write's output first: a keyed join
+with those paths, which a runner fires only once the window's paths are complete. (A side input
+would say the same, but the direct runner's streaming mode fails on side inputs of a windowed DoFn
+that outputs from `finish_bundle`.)
 """
 
 from __future__ import annotations
@@ -123,17 +123,14 @@ class WriteParquet(beam.PTransform):
     """Records (dataclasses or dicts) to a Hive-partitioned Parquet dataset (or Delta table) under `root`."""
 
     def __init__(self, root: str, schema: pa.Schema, partition_by: tuple[str, ...], run_id: str,
-                 compression: str = "zstd", *, counter: str, after: beam.PCollection | None = None,
-                 table_format: str = "parquet", exclusive: state.ExclusiveCommit | None = None):
+                 compression: str = "zstd", *, counter: str, table_format: str = "parquet",
+                 exclusive: state.ExclusiveCommit | None = None):
         super().__init__()
         self.fn = _WriteFn(root, schema, partition_by, run_id, compression, counter, table_format, exclusive)
         self.commit = CommitDelta(root, schema, partition_by) if table_format == "delta" else None
-        self.after = after
 
     def expand(self, records: beam.PCollection) -> beam.PCollection:
         rows = records | "ToRow" >> beam.Map(lambda r: r if isinstance(r, dict) else as_row(r))
-        if self.after is not None:
-            rows = rows | "AfterCommit" >> After(self.after)
         written = rows | "Write" >> beam.ParDo(self.fn)
         return written | "CommitDelta" >> self.commit if self.commit else written
 
@@ -160,16 +157,36 @@ class _Chunks(beam.DoFn):
         return zlib.crc32(repr(chunk[0]).encode()) % _BARRIER_KEYS, chunk
 
 
+class _Release(beam.DoFn):
+    """A barrier key's chunks, item by item, each on the output of the input it came from."""
+
+    def __init__(self, inputs: int):
+        self.inputs = inputs
+
+    def process(self, element: tuple[int, dict]):
+        for i in range(self.inputs):
+            for chunk in element[1][f"items{i}"]:
+                for item in chunk:
+                    yield beam.pvalue.TaggedOutput(f"items{i}", item)
+
+
 class After(beam.PTransform):
-    """The items, released per window only once `done` is complete for that window."""
+    """The items, released per window only once `done` is complete for that window. Several
+    PCollections (a tuple) pass one barrier together and come out as a tuple: on the local runner
+    each barrier is a join, stages of its own."""
 
     def __init__(self, done: beam.PCollection):
         super().__init__()
         self.done = done
 
-    def expand(self, items: beam.PCollection) -> beam.PCollection:
-        keyed = items | "Chunks" >> beam.ParDo(_Chunks()).with_output_types(tuple[int, list])
-        done = self.done | "ToEveryKey" >> beam.FlatMap(lambda path: ((k, path) for k in range(_BARRIER_KEYS))
-                                                        ).with_output_types(tuple[int, str])
-        return ({"rows": keyed, "done": done} | "Barrier" >> beam.CoGroupByKey()
-                | "Release" >> beam.FlatMap(lambda kv: [item for chunk in kv[1]["rows"] for item in chunk]))
+    def expand(self, items: beam.PCollection | tuple[beam.PCollection, ...]):
+        inputs = items if isinstance(items, tuple) else (items,)
+        joined = {f"items{i}": rows | f"Chunks{i}" >> beam.ParDo(_Chunks()).with_output_types(tuple[int, list])
+                  for i, rows in enumerate(inputs)}
+        joined["done"] = self.done | "ToEveryKey" >> beam.FlatMap(
+            lambda path: ((k, path) for k in range(_BARRIER_KEYS))).with_output_types(tuple[int, str])
+        tags = [f"items{i}" for i in range(len(inputs))]
+        released = (joined | "Barrier" >> beam.CoGroupByKey()
+                    | "Release" >> beam.ParDo(_Release(len(inputs))).with_outputs(*tags))
+        outputs = tuple(released[tag] for tag in tags)
+        return outputs if isinstance(items, tuple) else outputs[0]
