@@ -65,8 +65,8 @@ class IngestFeeds(beam.PTransform):
         polled = due | "PollFeeds" >> PollFeeds(cfg.http, cfg.polling, self.robots_scope, cfg.extract.processes)
         limit = cfg.polling.max_entries_per_run
         waiting, passed_over, backlog_files = ticks | "ReadBacklog" >> ReadBacklog(cfg.state_path, limit)
-        new_entries, _ = ((polled.entries, waiting) | "AllEntries" >> beam.Flatten()
-                          | "SkipSeenLinks" >> SkipSeenLinks(cfg.state_path, ticked, out.path))
+        new_entries = ((polled.entries, waiting) | "AllEntries" >> beam.Flatten()
+                       | "SkipSeenLinks" >> SkipSeenLinks(cfg.state_path, ticked, out.path))
         taken, deferred = new_entries | "LimitBacklog" >> LimitBacklog(limit)
         pages = taken | "FetchArticles" >> FetchArticles(cfg.http, cfg.polling.respect_robots, self.robots_scope)
         articles = pages.pages | "ExtractArticles" >> ExtractArticles(cfg.extract.processes, sign=ticked is None)

@@ -124,14 +124,14 @@ def picked_items(picks: beam.PCollection, label: str) -> beam.PCollection:
 
 def _first_unseen(items: beam.PCollection, key: Callable, order: Callable, kind: str, state_path: str,
                   tick_windows: window.WindowFn | None, label: str,
-                  output_path: str | None) -> tuple[beam.PCollection, beam.PCollection]:
-    """(unique, duplicates) of `items` by `key`; `output_path`'s articles rebuild a bucket whose
-    seen files do not read."""
+                  output_path: str | None) -> tuple[beam.PCollection, tuple[beam.PCollection, beam.PCollection]]:
+    """(unique, (repeats within the tick, already seen)) of `items` by `key`; `output_path`'s
+    articles rebuild a bucket whose seen files do not read. The duplicates come as two inputs, for
+    a caller to flatten with its own (each `Flatten` is a stage and a pass through the coder)."""
     picked = first_per_key(items, key, order, label)
     unseen = beam.ParDo(_Unseen(kind, state_path, output_path)).with_outputs(DUPLICATES, main="unique")
     unique, known = picked.first | f"{label}Unseen" >> AcrossTicks(unseen, tick_windows)
-    duplicates = (picked[DUPLICATES], known) | f"{label}Duplicates" >> beam.Flatten()
-    return unique, duplicates
+    return unique, (picked[DUPLICATES], known)
 
 
 class SkipSeenLinks(beam.PTransform):
@@ -144,13 +144,12 @@ class SkipSeenLinks(beam.PTransform):
         super().__init__()
         self.state_path, self.tick_windows, self.output_path = state_path, tick_windows, output_path
 
-    def expand(self, entries: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
+    def expand(self, entries: beam.PCollection) -> beam.PCollection:
         first, revised = entries | "IsRevision" >> beam.Partition(lambda e, _: int(e.revision), 2)
-        unique, duplicates = _first_unseen(first, lambda e: e.url_key, _entry_order, state.URL, self.state_path,
-                                           self.tick_windows, "Link", self.output_path)
+        unique, _ = _first_unseen(first, lambda e: e.url_key, _entry_order, state.URL, self.state_path,
+                                  self.tick_windows, "Link", self.output_path)
         refetch = first_per_key(revised, lambda e: e.url_key, _entry_order, "Revised")
-        return ((unique, picked_items(refetch.first, "RevisedEntries")) | "NewOrChanged" >> beam.Flatten(),
-                (duplicates, refetch[DUPLICATES]) | "AllSkipped" >> beam.Flatten())
+        return (unique, picked_items(refetch.first, "RevisedEntries")) | "NewOrChanged" >> beam.Flatten()
 
 
 _LATEST = beam.DoFn.StateParam(ReadModifyWriteStateSpec("latest", PickleCoder()))  # article_id -> Latest
@@ -234,7 +233,7 @@ class DropDuplicateArticles(beam.PTransform):
         repeated = picked[DUPLICATES] | "UrlRepeats" >> beam.FlatMap(lambda pair: [] if pair[0] else [pair[1]])
         unique, body_dups = _first_unseen(by_url, _body_key, article_order, state.CONTENT,
                                           self.state_path, self.tick_windows, "Body", self.output_path)
-        return unique, (repeated, known, body_dups) | "Dropped" >> beam.Flatten()
+        return unique, (repeated, known, *body_dups) | "Dropped" >> beam.Flatten()
 
 
 def remembered_keys(article: Article) -> list[tuple[str, str]]:

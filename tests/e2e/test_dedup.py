@@ -33,7 +33,7 @@ def _entry(link: str, feed: str, day: int) -> FeedEntry:
 def _run(entries: list[FeedEntry], state_path: str, expected_links: list[str]) -> dict[str, int]:
     """SkipSeenLinks on `entries`; asserts the links let through, returns the counters."""
     p = beam.Pipeline(options=pipeline_options([]))
-    unique, _ = p | beam.Create(entries) | SkipSeenLinks(state_path)
+    unique = p | beam.Create(entries) | SkipSeenLinks(state_path)
     assert_that(unique | beam.Map(lambda e: e.link), equal_to(expected_links))
     result = p.run()
     result.wait_until_finish()
