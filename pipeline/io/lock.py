@@ -83,7 +83,7 @@ def state_lock(state_path: str, wait_s: float | None = 0.0) -> Iterator[Path | N
         os.close(fd)  # closing releases the flock
 
 
-_said_waiting: set[str] = set()
+_said_waiting: set[str] = set()  # claims this process has logged waiting for (once each: a run commits many files)
 CLAIM_STALE_S = 300.0  # a claim covers one file's write: one older than this was left by a dead holder
 
 
@@ -122,7 +122,7 @@ def commit_claim(state_path: str) -> Iterator[Path | None]:
             if _claim_is_stale(text, age):
                 _break_claim(path, text)
                 continue
-            if str(path) not in _said_waiting and _another_process(text):  # said once per process
+            if str(path) not in _said_waiting and _another_process(text):
                 _said_waiting.add(str(path))
                 log.warning("waiting for the commit claim %s, held by %s: another run writes to this state folder",
                             path, _holder(path), extra={"event": "claim_wait"})
