@@ -6,7 +6,8 @@ together, a tick slower than `tick_s`, a backlog), each sees an empty store and 
 items through again. So the stateful steps that decide "seen" and "feed claimed" run in the global
 window, where an engine keeps (and checkpoints) their state for the life of the job, and their
 output goes back into the tick windows by timestamp. A batch run is one tick in the global window
-already: there this is the inner step alone.
+already: there this is the inner step alone, and the steps keep nothing in state, as each of their
+keys comes once (ARCHITECTURE.md).
 """
 
 from __future__ import annotations

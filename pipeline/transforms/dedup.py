@@ -87,19 +87,26 @@ def _unseen(keys: _BucketKeys, picks: Iterable[tuple[str, object]], known, dropp
 
 
 class _Unseen(beam.DoFn):
+    """`across_ticks`: keep each bucket's keys in Beam's state for the next tick. A batch run is
+    one tick, where each bucket comes once (a `GroupByKey` gives one group per key), so its state
+    would be written and never read; and each write costs the local runner a deep sizing of the
+    value (objsize: about 0.4 ms, plus the keys) and a pickling, on one core."""
+
     known = counter("already_seen")
     dropped = counter("duplicates_dropped")
 
-    def __init__(self, kind: str, state_path: str, output_path: str | None):
+    def __init__(self, kind: str, state_path: str, output_path: str | None, across_ticks: bool):
         self.kind, self.state_path, self.output_path = kind, state_path, output_path
+        self.across_ticks = across_ticks
 
     def process(self, element: tuple[int, list[tuple[str, object]]], seen=_SEEN_STATE):
         bucket, picks = element
-        keys = seen.read()
+        keys = seen.read() if self.across_ticks else None
         if keys is None:
             keys = _BucketKeys(frozenset(state.read_seen_bucket(self.state_path, bucket, self.output_path)[self.kind]))
         yield from _unseen(keys, picks, self.known, self.dropped)
-        seen.write(keys)
+        if self.across_ticks:
+            seen.write(keys)
 
 
 def first_per_key(items: beam.PCollection, key: Callable, order: Callable, label: str,
@@ -129,7 +136,8 @@ def _first_unseen(items: beam.PCollection, key: Callable, order: Callable, kind:
     articles rebuild a bucket whose seen files do not read. The duplicates come as two inputs, for
     a caller to flatten with its own (each `Flatten` is a stage and a pass through the coder)."""
     picked = first_per_key(items, key, order, label)
-    unseen = beam.ParDo(_Unseen(kind, state_path, output_path)).with_outputs(DUPLICATES, main="unique")
+    unseen = beam.ParDo(_Unseen(kind, state_path, output_path, tick_windows is not None)).with_outputs(
+        DUPLICATES, main="unique")
     unique, known = picked.first | f"{label}Unseen" >> AcrossTicks(unseen, tick_windows)
     return unique, (picked[DUPLICATES], known)
 
@@ -161,20 +169,20 @@ class _UnseenOrNextVersion(beam.DoFn):
     (`articles.versions.next_version`) or nothing (body unchanged), and a refetch of an article with
     no recorded version competes with the new ones, by `article_order`. Both kinds in one step,
     keyed alike, so they are never split and flattened back together: on the local runner each
-    `Flatten` is every article's one more pass through Beam's coder."""
+    `Flatten` is every article's one more pass through Beam's coder. `across_ticks` as `_Unseen`'s."""
 
     known = counter("already_seen")
     dropped = counter("duplicates_dropped")
     written = counter("versions_written")
     unchanged = counter("refetches_unchanged")
 
-    def __init__(self, state_path: str, output_path: str | None):
-        self.state_path, self.output_path = state_path, output_path
+    def __init__(self, state_path: str, output_path: str | None, across_ticks: bool):
+        self.state_path, self.output_path, self.across_ticks = state_path, output_path, across_ticks
 
     def process(self, element: tuple[int, list[tuple[str, tuple[bool, Article]]]], seen=_SEEN_STATE,
                 latest=_LATEST):
         bucket, picks = element
-        keys, versions = seen.read(), latest.read()
+        keys, versions = (seen.read(), latest.read()) if self.across_ticks else (None, None)
         if keys is None or versions is None:  # the bucket's first picks: seeded from its folder
             stored = state.read_seen_bucket(self.state_path, bucket, self.output_path)
             keys, versions = _BucketKeys(frozenset(stored[state.URL])), latest_versions(stored[state.VERSION])
@@ -198,8 +206,9 @@ class _UnseenOrNextVersion(beam.DoFn):
                                                       version.body_source)
                 yield version
         yield from _unseen(keys, new.items(), self.known, self.dropped)
-        seen.write(keys)
-        latest.write(versions)
+        if self.across_ticks:
+            seen.write(keys)
+            latest.write(versions)
 
 
 def _body_key(article: Article) -> str:
@@ -225,7 +234,8 @@ class DropDuplicateArticles(beam.PTransform):
         picked = first_per_key(pairs, lambda pair: f"{'refetch:' if pair[0] else ''}{pair[1].article_id}",
                                lambda pair: article_order(pair[1]), "Url",
                                bucket=lambda pair: state.bucket_of(pair[1].article_id))
-        step = beam.ParDo(_UnseenOrNextVersion(self.state_path, self.output_path)).with_outputs(
+        across_ticks = self.tick_windows is not None
+        step = beam.ParDo(_UnseenOrNextVersion(self.state_path, self.output_path, across_ticks)).with_outputs(
             DUPLICATES, main="unique")
         by_url, known = picked.first | "UrlUnseen" >> AcrossTicks(step, self.tick_windows)
         # a refetch beyond the first of its article in a tick is let go, not dropped: a dropped

@@ -89,7 +89,7 @@ class DueFeeds(beam.PTransform):
 
     def expand(self, ticks: beam.PCollection) -> beam.PCollection:
         due = ticks | "Due" >> beam.ParDo(self.fn).with_output_types(tuple[str, tuple[FeedSource, FeedState]])
-        if not self.polling.respect_schedule:
+        if not self.polling.respect_schedule or self.tick_windows is None:  # one tick: no claims to keep
             return due | "Values" >> beam.Values()
         return due | "Claim" >> AcrossTicks(beam.ParDo(_Claim(self.polling)), self.tick_windows)
 
