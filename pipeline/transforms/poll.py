@@ -37,10 +37,15 @@ from pipeline.transforms.pool import pool_size, start_pool
 
 
 class _DueFn(beam.DoFn):
+    """A feed listed twice (by its URL) is handed out once per tick, the first listing's."""
+
     not_due = counter("feeds_not_due")
 
     def __init__(self, sources: list[FeedSource], state_path: str, respect_schedule: bool):
-        self.sources, self.state_path, self.respect_schedule = sources, state_path, respect_schedule
+        first: dict[str, FeedSource] = {}
+        for source in sources:
+            first.setdefault(source.url, source)
+        self.sources, self.state_path, self.respect_schedule = list(first.values()), state_path, respect_schedule
 
     def process(self, _tick: object):
         states = read_feed_states(self.state_path)

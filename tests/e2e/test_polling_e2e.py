@@ -65,6 +65,17 @@ def test_rerun_sends_only_conditional_requests_and_fetches_nothing(tmp_path: Pat
     assert second.counters["feed_entries"] == 0 and second.counters["articles_written"] == 0
 
 
+def test_a_feed_listed_twice_is_polled_once(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    with FixtureServer(site) as server:
+        (site / "feed.xml").write_text(_rss(server.base, [("One", "/a.html")]))
+        (site / "a.html").write_text(PAGE.format(t="One"))
+        summary = run_batch(_config(server, tmp_path / "out", ["feed.xml", "feed.xml"]))
+    assert server.requests.count("/feed.xml") == 1
+    assert summary.counters["feeds_polled"] == 1 and summary.counters["articles_written"] == 1
+
+
 def test_disallowed_paths_get_zero_requests(tmp_path: Path) -> None:
     site = tmp_path / "site"
     site.mkdir()
